@@ -1,0 +1,736 @@
+//! `TieredCache`: typed values over an ordered list of tiers.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::join_all;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::OnceCell;
+
+use crate::codec::Codec;
+use crate::error::{CacheError, TierError};
+use crate::expiry::{capped, expires_at, now_millis};
+use crate::memory::MemoryTier;
+use crate::stats::{CacheStats, Counters, Exported, Histogram, LoaderStats, TierStats, bump, ratio};
+use crate::tier::{Entry, Tier, Value};
+
+const LABELS: [&str; 8] = ["l1", "l2", "l3", "l4", "l5", "l6", "l7", "l8"];
+/// Default limit on key (and tag) length, in bytes.
+pub const DEFAULT_MAX_KEY_LEN: usize = 1024;
+
+/// What a value may be: serializable (for the remote tiers), shareable across tasks.
+pub trait CacheValue: Serialize + DeserializeOwned + Send + Sync + 'static {}
+impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> CacheValue for T {}
+
+/// Per-write options: a TTL overriding each tier's default, and tags.
+///
+/// ```
+/// use nexus_cache::EntryOptions;
+/// use std::time::Duration;
+/// let opts = EntryOptions::new().ttl(Duration::from_secs(30)).tags(["user:42", "users"]);
+/// assert_eq!(opts.tag_list().len(), 2);
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct EntryOptions {
+    ttl: Option<Duration>,
+    tags: Vec<String>,
+}
+
+impl EntryOptions {
+    /// No TTL override, no tags.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// One TTL for every tier instead of each tier's default.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// Tags for [`TieredCache::invalidate_tags`].
+    pub fn tags<I, S>(mut self, tags: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.tags = tags.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The tags set so far.
+    pub fn tag_list(&self) -> &[String] {
+        &self.tags
+    }
+}
+
+/// A typed, tiered, read-through cache: L1 in-process ([`MemoryTier`]) → L2 Redis → L3 Redis
+/// Cluster, or any ordered set of [`Tier`]s.
+///
+/// - L1 keeps `Arc<V>`: a hit never decodes. Remote tiers hold [`Codec`] frames.
+/// - A hit in tier N is promoted into tiers 1..N-1 with its *remaining* TTL (capped by each tier's
+///   own TTL).
+/// - [`get_or_load`](Self::get_or_load) runs the loader once for any number of concurrent callers
+///   of one key in this process, and writes the result through every tier.
+/// - A remote tier that fails is counted and skipped on reads; L1 keeps serving.
+///
+/// ```
+/// use nexus_cache::TieredCache;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), nexus_cache::CacheError> {
+/// let cache: TieredCache<String> = TieredCache::builder().name("greetings").build()?; // L1 only
+/// let v = cache
+///     .get_or_load("hello", || async { Ok::<_, std::io::Error>("world".to_string()) })
+///     .await?;
+/// assert_eq!(*v, "world");
+/// assert_eq!(cache.get("hello").await?.as_deref(), Some(&"world".to_string()));
+/// assert_eq!(cache.stats().tiers[0].hits, 1);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct TieredCache<V> {
+    inner: Arc<Inner<V>>,
+}
+
+impl<V> Clone for TieredCache<V> {
+    fn clone(&self) -> Self {
+        Self { inner: self.inner.clone() }
+    }
+}
+
+type Flight<V> = Arc<OnceCell<Result<Arc<V>, CacheError>>>;
+
+#[derive(Debug)]
+struct Level {
+    label: &'static str,
+    tier: Arc<dyn Tier>,
+    memory: Option<MemoryTier>,
+    counters: Counters,
+}
+
+#[derive(Debug)]
+struct Inner<V> {
+    name: String,
+    levels: Vec<Level>,
+    codec: Codec,
+    max_key_len: usize,
+    needs_bytes: bool,
+    flights: Mutex<HashMap<String, Flight<V>>>,
+    loads: AtomicU64,
+    load_errors: AtomicU64,
+    coalesced: AtomicU64,
+    load_latency: Histogram,
+    exported: Exported,
+    _v: PhantomData<fn() -> V>,
+}
+
+/// Builder for [`TieredCache`]. Without any tier it builds the spec's L1 (512 MiB, 5 min).
+///
+/// ```
+/// use nexus_cache::{MemoryTier, TieredCache};
+/// use std::time::Duration;
+/// let cache: TieredCache<Vec<u8>> = TieredCache::builder()
+///     .name("blobs")
+///     .tier(MemoryTier::builder().max_bytes(64 << 20).ttl(Duration::from_secs(60)).build())
+///     // .tier(RedisTier::builder("redis://127.0.0.1/").build().await?)  // L2, feature `redis`
+///     .metrics_interval(None)
+///     .build()
+///     .unwrap();
+/// assert_eq!(cache.stats().tiers.len(), 1);
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct TieredCacheBuilder<V> {
+    name: String,
+    tiers: Vec<Arc<dyn Tier>>,
+    codec: Codec,
+    max_key_len: usize,
+    metrics_interval: Option<Duration>,
+    _v: PhantomData<fn() -> V>,
+}
+
+impl<V: CacheValue> TieredCacheBuilder<V> {
+    /// The `cache` label of this cache's metrics (default `default`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Appends a tier: the first is L1, the next L2, and so on.
+    pub fn tier(self, tier: impl Tier) -> Self {
+        self.tier_arc(Arc::new(tier))
+    }
+
+    /// Appends a shared tier.
+    pub fn tier_arc(mut self, tier: Arc<dyn Tier>) -> Self {
+        self.tiers.push(tier);
+        self
+    }
+
+    /// The codec used for remote tiers (default: postcard, LZ4 above 1 KiB).
+    pub fn codec(mut self, codec: Codec) -> Self {
+        self.codec = codec;
+        self
+    }
+
+    /// Longest accepted key or tag, in bytes (default 1 KiB).
+    pub fn max_key_len(mut self, bytes: usize) -> Self {
+        self.max_key_len = bytes;
+        self
+    }
+
+    /// How often figures are pushed to the `metrics` facade (default every 5 s; `None` to only
+    /// publish on [`TieredCache::publish_metrics`]). Needs a Tokio runtime at `build`.
+    pub fn metrics_interval(mut self, every: Option<Duration>) -> Self {
+        self.metrics_interval = every;
+        self
+    }
+
+    /// Builds the cache.
+    pub fn build(mut self) -> Result<TieredCache<V>, CacheError> {
+        if self.tiers.is_empty() {
+            self.tiers.push(Arc::new(MemoryTier::builder().build()));
+        }
+        if self.tiers.len() > LABELS.len() {
+            return Err(CacheError::Config(format!("at most {} tiers", LABELS.len())));
+        }
+        if self.max_key_len == 0 {
+            return Err(CacheError::Config("max_key_len must be positive".into()));
+        }
+        let levels: Vec<Level> = self
+            .tiers
+            .into_iter()
+            .zip(LABELS)
+            .map(|(tier, label)| Level { label, memory: tier.as_memory().cloned(), tier, counters: Counters::new() })
+            .collect();
+        let needs_bytes = levels.iter().any(|l| !l.tier.is_local());
+        let inner = Arc::new(Inner {
+            name: self.name,
+            levels,
+            codec: self.codec,
+            max_key_len: self.max_key_len,
+            needs_bytes,
+            flights: Mutex::new(HashMap::new()),
+            loads: AtomicU64::new(0),
+            load_errors: AtomicU64::new(0),
+            coalesced: AtomicU64::new(0),
+            load_latency: Histogram::new(),
+            exported: Exported::default(),
+            _v: PhantomData,
+        });
+        if let (Some(every), Ok(rt)) = (self.metrics_interval, tokio::runtime::Handle::try_current()) {
+            rt.spawn(publish_loop(Arc::downgrade(&inner), every));
+        }
+        Ok(TieredCache { inner })
+    }
+}
+
+async fn publish_loop<V: CacheValue>(inner: Weak<Inner<V>>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match inner.upgrade() {
+            Some(i) => TieredCache { inner: i }.publish_metrics(),
+            None => return,
+        }
+    }
+}
+
+/// What a lookup found: the value, and the entry it came from (to promote it).
+struct Found<V> {
+    value: Arc<V>,
+    entry: Entry,
+    level: usize,
+}
+
+impl<V: CacheValue> TieredCache<V> {
+    /// A builder; see [`TieredCacheBuilder`].
+    pub fn builder() -> TieredCacheBuilder<V> {
+        TieredCacheBuilder {
+            name: "default".into(),
+            tiers: Vec::new(),
+            codec: Codec::default(),
+            max_key_len: DEFAULT_MAX_KEY_LEN,
+            metrics_interval: Some(Duration::from_secs(5)),
+            _v: PhantomData,
+        }
+    }
+
+    /// The cache's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Reads a value, trying each tier in order and promoting a lower-tier hit upwards.
+    ///
+    /// Returns `Ok(None)` on a miss. A failing remote tier is skipped; if no tier had the value and
+    /// one failed, its error is returned so the caller knows the miss is uncertain.
+    pub async fn get(&self, key: &str) -> Result<Option<Arc<V>>, CacheError> {
+        self.check_key(key)?;
+        if let Some(v) = self.l1_hit(key) {
+            return Ok(Some(v));
+        }
+        let (found, err) = self.lookup(key, self.first_remote()).await;
+        match (found, err) {
+            (Some(f), _) => {
+                self.promote(key, &f).await;
+                Ok(Some(f.value))
+            }
+            (None, Some(e)) => Err(e),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Reads a value or, on a miss in every tier, loads it with `loader` and writes it through all
+    /// tiers with their default TTLs. Concurrent callers of the same key share one load.
+    pub async fn get_or_load<F, Fut, E>(&self, key: &str, loader: F) -> Result<Arc<V>, CacheError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+        E: Into<Box<dyn StdError + Send + Sync>>,
+    {
+        self.get_or_load_with(key, &EntryOptions::default(), loader).await
+    }
+
+    /// [`get_or_load`](Self::get_or_load) with a TTL and tags for the loaded value.
+    pub async fn get_or_load_with<F, Fut, E>(
+        &self,
+        key: &str,
+        options: &EntryOptions,
+        loader: F,
+    ) -> Result<Arc<V>, CacheError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+        E: Into<Box<dyn StdError + Send + Sync>>,
+    {
+        self.check_key(key)?;
+        self.check_tags(&options.tags)?;
+        if let Some(v) = self.l1_hit(key) {
+            return Ok(v);
+        }
+        let flight = {
+            let mut flights = self.inner.flights.lock().unwrap_or_else(|e| e.into_inner());
+            flights.entry(key.to_owned()).or_default().clone()
+        };
+        let mut ran = false;
+        let result = flight
+            .get_or_init(|| {
+                ran = true;
+                self.load(key, options, loader)
+            })
+            .await
+            .clone();
+        if !ran {
+            bump(&self.inner.coalesced);
+        }
+        let mut flights = self.inner.flights.lock().unwrap_or_else(|e| e.into_inner());
+        if flights.get(key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+            flights.remove(key);
+        }
+        result
+    }
+
+    /// The miss path of one single flight: the remote tiers, then the loader.
+    async fn load<F, Fut, E>(&self, key: &str, options: &EntryOptions, loader: F) -> Result<Arc<V>, CacheError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+        E: Into<Box<dyn StdError + Send + Sync>>,
+    {
+        // Another flight may have filled L1 between our check and our turn.
+        if let Some(v) = self.l1_peek(key) {
+            return Ok(v);
+        }
+        if let (Some(f), _) = self.lookup(key, self.first_remote()).await {
+            self.promote(key, &f).await;
+            return Ok(f.value);
+        }
+        bump(&self.inner.loads);
+        let start = quanta::Instant::now();
+        let loaded = loader().await;
+        self.inner.load_latency.record(start.elapsed().as_nanos() as u64);
+        let value = match loaded {
+            Ok(v) => Arc::new(v),
+            Err(e) => {
+                bump(&self.inner.load_errors);
+                return Err(CacheError::Loader(Arc::from(e.into())));
+            }
+        };
+        // The value is served even if a tier refuses it; the refusal is counted and logged.
+        if let Err(e) = self.write(key, value.clone(), options).await {
+            tracing::warn!(cache = %self.inner.name, key, error = %e, "loaded value not cached in every tier");
+        }
+        Ok(value)
+    }
+
+    /// Writes a value through every tier (L1 synchronously, remote tiers concurrently) with each
+    /// tier's default TTL.
+    pub async fn set(&self, key: &str, value: V) -> Result<(), CacheError> {
+        self.set_with(key, value, &EntryOptions::default()).await
+    }
+
+    /// Writes a value with a TTL and tags.
+    ///
+    /// A value too large for any tier is refused before anything is written. A remote tier that
+    /// fails returns [`CacheError::Tier`] after the others (and L1) were written.
+    pub async fn set_with(&self, key: &str, value: V, options: &EntryOptions) -> Result<(), CacheError> {
+        self.check_key(key)?;
+        self.check_tags(&options.tags)?;
+        self.write(key, Arc::new(value), options).await
+    }
+
+    async fn write(&self, key: &str, value: Arc<V>, options: &EntryOptions) -> Result<(), CacheError> {
+        let bytes = if self.inner.needs_bytes { Some(self.inner.codec.encode(&*value)?) } else { None };
+        let size = bytes.as_ref().map_or_else(|| Codec::estimate_size(&*value), Bytes::len);
+        for level in &self.inner.levels {
+            let limit = level.tier.max_entry_bytes();
+            if size > limit {
+                return Err(CacheError::ValueTooLarge { tier: level.label, size, limit });
+            }
+        }
+        let now = now_millis();
+        let tags: Arc<[String]> = options.tags.clone().into();
+        let entry_for = |level: &Level| Entry {
+            value: match &bytes {
+                Some(b) if !level.tier.is_local() => Value::Bytes(b.clone()),
+                _ => Value::Object(value.clone() as Arc<dyn Any + Send + Sync>),
+            },
+            expires_at: expires_at(now, options.ttl.unwrap_or_else(|| level.tier.default_ttl())),
+            tags: tags.clone(),
+            size,
+        };
+        let mut remote = Vec::new();
+        let mut first_err = None;
+        for level in &self.inner.levels {
+            let entry = entry_for(level);
+            match &level.memory {
+                Some(mem) => {
+                    let start = quanta::Instant::now();
+                    let r = mem.set_now(key, entry);
+                    self.note_set(level, start, r.map_err(|e| self.tier_err(level, e)), &mut first_err);
+                }
+                None => remote.push(async move {
+                    let start = quanta::Instant::now();
+                    (level, start, level.tier.set(key, entry).await)
+                }),
+            }
+        }
+        for (level, start, r) in join_all(remote).await {
+            self.note_set(level, start, r.map_err(|e| self.tier_err(level, e)), &mut first_err);
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn note_set(&self, level: &Level, start: quanta::Instant, r: Result<(), CacheError>, err: &mut Option<CacheError>) {
+        level.counters.set_latency.record(start.elapsed().as_nanos() as u64);
+        match r {
+            Ok(()) => bump(&level.counters.sets),
+            Err(e) => {
+                if err.is_none() {
+                    *err = Some(e);
+                }
+            }
+        }
+    }
+
+    /// Removes a key from every tier; returns whether any tier held it.
+    pub async fn delete(&self, key: &str) -> Result<bool, CacheError> {
+        self.check_key(key)?;
+        let results = join_all(self.inner.levels.iter().map(|l| async move { (l, l.tier.delete(key).await) })).await;
+        let mut any = false;
+        let mut first_err = None;
+        for (level, r) in results {
+            match r {
+                Ok(removed) => {
+                    bump(&level.counters.deletes);
+                    any |= removed;
+                }
+                Err(e) => {
+                    let e = self.tier_err(level, e);
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(any), Err)
+    }
+
+    /// Removes every entry carrying any of `tags` from every tier, including entries other
+    /// processes wrote to the shared remote tiers. Returns the number of remote entries removed.
+    ///
+    /// Other processes' L1 copies are not reached by this call alone: they expire with L1's TTL.
+    pub async fn invalidate_tags<I, S>(&self, tags: I) -> Result<u64, CacheError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let tags: Vec<String> = tags.into_iter().map(Into::into).collect();
+        self.check_tags(&tags)?;
+        let tags = &tags;
+        let results =
+            join_all(self.inner.levels.iter().map(|l| async move { (l, l.tier.invalidate_tags(tags).await) })).await;
+        let mut removed = 0;
+        let mut first_err = None;
+        for (level, r) in results {
+            match r {
+                Ok(n) => removed += n,
+                Err(e) => {
+                    let e = self.tier_err(level, e);
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(removed), Err)
+    }
+
+    /// Removes every entry of this cache from every tier (only keys under its prefix in Redis).
+    pub async fn clear(&self) -> Result<(), CacheError> {
+        let results = join_all(self.inner.levels.iter().map(|l| async move { (l, l.tier.clear().await) })).await;
+        let mut first_err = None;
+        for (level, r) in results {
+            if let Err(e) = r {
+                let e = self.tier_err(level, e);
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// A snapshot of every tier's figures and the loader's.
+    pub fn stats(&self) -> CacheStats {
+        let tiers: Vec<TierStats> = self
+            .inner
+            .levels
+            .iter()
+            .map(|l| {
+                let c = &l.counters;
+                let (hits, misses) = (c.hits.load(Ordering::Relaxed), c.misses.load(Ordering::Relaxed));
+                TierStats {
+                    tier: l.label,
+                    kind: l.tier.kind(),
+                    hits,
+                    misses,
+                    hit_ratio: ratio(hits, misses),
+                    sets: c.sets.load(Ordering::Relaxed),
+                    deletes: c.deletes.load(Ordering::Relaxed),
+                    evictions: l.tier.evictions(),
+                    errors: c.errors.load(Ordering::Relaxed),
+                    corrupt: c.corrupt.load(Ordering::Relaxed),
+                    bytes_stored: l.tier.bytes_stored(),
+                    get_latency: c.get_latency.snapshot(),
+                    set_latency: c.set_latency.snapshot(),
+                }
+            })
+            .collect();
+        let hits: u64 = tiers.iter().map(|t| t.hits).sum();
+        // Every read that reached the last tier and missed there missed everywhere.
+        let misses = tiers.last().map_or(0, |t| t.misses);
+        let i = &self.inner;
+        CacheStats {
+            name: i.name.clone(),
+            hit_ratio: ratio(hits, misses),
+            tiers,
+            loader: LoaderStats {
+                loads: i.loads.load(Ordering::Relaxed),
+                errors: i.load_errors.load(Ordering::Relaxed),
+                coalesced: i.coalesced.load(Ordering::Relaxed),
+                latency: i.load_latency.snapshot(),
+            },
+        }
+    }
+
+    /// Pushes the current figures to the `metrics` facade (names in [`crate::stats`]). Called
+    /// periodically by a background task unless disabled in the builder.
+    pub fn publish_metrics(&self) {
+        let stats = self.stats();
+        let name = self.inner.name.clone();
+        for (level, t) in self.inner.levels.iter().zip(&stats.tiers) {
+            let labels = [("cache", name.clone()), ("tier", t.tier.to_string())];
+            metrics::counter!("nexus_cache_hits_total", &labels).absolute(t.hits);
+            metrics::counter!("nexus_cache_misses_total", &labels).absolute(t.misses);
+            metrics::counter!("nexus_cache_sets_total", &labels).absolute(t.sets);
+            metrics::counter!("nexus_cache_deletes_total", &labels).absolute(t.deletes);
+            metrics::counter!("nexus_cache_errors_total", &labels).absolute(t.errors);
+            metrics::counter!("nexus_cache_corrupt_total", &labels).absolute(t.corrupt);
+            if let Some(e) = t.evictions {
+                metrics::counter!("nexus_cache_evictions_total", &labels).absolute(e);
+            }
+            if let Some(b) = t.bytes_stored {
+                metrics::gauge!("nexus_cache_bytes", &labels).set(b as f64);
+            }
+            for (op, h) in [("get", &level.counters.get_latency), ("set", &level.counters.set_latency)] {
+                let metric = metrics::histogram!(
+                    "nexus_cache_operation_duration_seconds",
+                    "cache" => name.clone(), "tier" => t.tier, "op" => op
+                );
+                self.inner.exported.histogram(&format!("{}:{op}", t.tier), h, &metric);
+            }
+        }
+        let labels = [("cache", name.clone())];
+        metrics::counter!("nexus_cache_loads_total", &labels).absolute(stats.loader.loads);
+        metrics::counter!("nexus_cache_load_errors_total", &labels).absolute(stats.loader.errors);
+        let metric = metrics::histogram!("nexus_cache_load_duration_seconds", &labels);
+        self.inner.exported.histogram("load", &self.inner.load_latency, &metric);
+    }
+
+    // ---- internals ----
+
+    /// Index of the first tier that is not the synchronous L1.
+    fn first_remote(&self) -> usize {
+        usize::from(self.inner.levels.first().is_some_and(|l| l.memory.is_some()))
+    }
+
+    /// The L1 fast path: synchronous, no decode, no allocation.
+    #[inline]
+    fn l1_hit(&self, key: &str) -> Option<Arc<V>> {
+        let level = self.inner.levels.first()?;
+        let mem = level.memory.as_ref()?;
+        let start = quanta::Instant::now();
+        let hit = mem.get_now(key).and_then(|e| match &e.value {
+            Value::Object(o) => o.clone().downcast::<V>().ok(),
+            Value::Bytes(_) => None,
+        });
+        level.counters.get_latency.record(start.elapsed().as_nanos() as u64);
+        bump(if hit.is_some() { &level.counters.hits } else { &level.counters.misses });
+        hit
+    }
+
+    /// L1 read that is not counted (a re-check inside a single flight).
+    fn l1_peek(&self, key: &str) -> Option<Arc<V>> {
+        let mem = self.inner.levels.first()?.memory.as_ref()?;
+        mem.get_now(key).and_then(|e| match &e.value {
+            Value::Object(o) => o.clone().downcast::<V>().ok(),
+            Value::Bytes(_) => None,
+        })
+    }
+
+    /// Tries tiers `from..` in order; returns the first hit and the first error met on the way.
+    async fn lookup(&self, key: &str, from: usize) -> (Option<Found<V>>, Option<CacheError>) {
+        let mut first_err = None;
+        for (i, level) in self.inner.levels.iter().enumerate().skip(from) {
+            let start = quanta::Instant::now();
+            let got = level.tier.get(key).await;
+            level.counters.get_latency.record(start.elapsed().as_nanos() as u64);
+            let entry = match got {
+                Ok(Some(e)) => e,
+                Ok(None) => {
+                    bump(&level.counters.misses);
+                    continue;
+                }
+                Err(TierError::Corrupt(why)) => {
+                    self.corrupt(level, key, &why).await;
+                    continue;
+                }
+                Err(e) => {
+                    let e = self.tier_err(level, e);
+                    bump(&level.counters.misses);
+                    first_err.get_or_insert(e);
+                    continue;
+                }
+            };
+            let value = match &entry.value {
+                Value::Object(o) => o.clone().downcast::<V>().ok(),
+                Value::Bytes(b) => match self.inner.codec.decode::<V>(b) {
+                    Ok(v) => Some(Arc::new(v)),
+                    Err(e) => {
+                        self.corrupt(level, key, &e.to_string()).await;
+                        continue;
+                    }
+                },
+            };
+            match value {
+                Some(value) => {
+                    bump(&level.counters.hits);
+                    return (Some(Found { value, entry, level: i }), first_err);
+                }
+                None => bump(&level.counters.misses),
+            }
+        }
+        (None, first_err)
+    }
+
+    /// Counts a corrupt entry as a miss and removes it, so it is not read again.
+    async fn corrupt(&self, level: &Level, key: &str, why: &str) {
+        bump(&level.counters.corrupt);
+        bump(&level.counters.misses);
+        tracing::warn!(cache = %self.inner.name, tier = level.label, key, why, "corrupt entry treated as a miss");
+        if let Err(e) = level.tier.delete(key).await {
+            self.tier_err(level, e);
+        }
+    }
+
+    /// Copies a hit from tier N into tiers 1..N-1 with its remaining TTL.
+    async fn promote(&self, key: &str, found: &Found<V>) {
+        let now = now_millis();
+        for level in &self.inner.levels[..found.level] {
+            let value = if level.tier.is_local() {
+                Value::Object(found.value.clone() as Arc<dyn Any + Send + Sync>)
+            } else {
+                match &found.entry.value {
+                    Value::Bytes(b) => Value::Bytes(b.clone()),
+                    Value::Object(_) => match self.inner.codec.encode(&*found.value) {
+                        Ok(b) => Value::Bytes(b),
+                        Err(_) => continue,
+                    },
+                }
+            };
+            let entry = Entry {
+                value,
+                expires_at: capped(found.entry.expires_at, now, level.tier.default_ttl()),
+                tags: found.entry.tags.clone(),
+                size: found.entry.size,
+            };
+            if entry.expires_at <= now {
+                continue;
+            }
+            let start = quanta::Instant::now();
+            let r = match &level.memory {
+                Some(mem) => mem.set_now(key, entry),
+                None => level.tier.set(key, entry).await,
+            };
+            let mut ignored = None;
+            self.note_set(level, start, r.map_err(|e| self.tier_err(level, e)), &mut ignored);
+        }
+    }
+
+    fn tier_err(&self, level: &Level, source: TierError) -> CacheError {
+        if !matches!(source, TierError::TooLarge { .. }) {
+            bump(&level.counters.errors);
+        }
+        tracing::debug!(cache = %self.inner.name, tier = level.label, error = %source, "tier error");
+        match source {
+            TierError::TooLarge { size, limit } => CacheError::ValueTooLarge { tier: level.label, size, limit },
+            source => CacheError::Tier { tier: level.label, source },
+        }
+    }
+
+    fn check_key(&self, key: &str) -> Result<(), CacheError> {
+        check_len(key, self.inner.max_key_len).map_err(|reason| CacheError::InvalidKey { reason })
+    }
+
+    fn check_tags(&self, tags: &[String]) -> Result<(), CacheError> {
+        tags.iter()
+            .try_for_each(|t| check_len(t, self.inner.max_key_len))
+            .map_err(|reason| CacheError::InvalidTag { reason })
+    }
+}
+
+fn check_len(s: &str, max: usize) -> Result<(), String> {
+    if s.is_empty() {
+        Err("must not be empty".into())
+    } else if s.len() > max {
+        Err(format!("{} bytes is over the {max}-byte limit", s.len()))
+    } else {
+        Ok(())
+    }
+}

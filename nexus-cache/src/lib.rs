@@ -1,0 +1,24 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
+
+mod cache;
+pub mod codec;
+mod error;
+pub mod expiry;
+mod memory;
+#[cfg(feature = "redis")]
+mod remote;
+pub mod stats;
+mod tier;
+
+pub use cache::{CacheValue, DEFAULT_MAX_KEY_LEN, EntryOptions, TieredCache, TieredCacheBuilder};
+pub use codec::{Codec, Compression, Format};
+pub use error::{CacheError, CodecError, TierError};
+pub use memory::{MemoryTier, MemoryTierBuilder};
+#[cfg(feature = "cluster")]
+pub use remote::{ClusterTier, ClusterTierBuilder};
+#[cfg(feature = "redis")]
+pub use remote::{RedisTier, RedisTierBuilder};
+pub use stats::{CacheStats, Latency, LoaderStats, TierStats};
+pub use tier::{Entry, Tier, Value};

@@ -1,0 +1,575 @@
+//! The Redis tiers: a single node ([`RedisTier`]) and a Redis Cluster ([`ClusterTier`]).
+//!
+//! ## Layout in Redis
+//! - `{prefix}:k:{key}` — a string: the entry frame `[1][expires_at u64 LE][tag count u16 LE]
+//!   ([len u16 LE][tag])*[value]`, written with `SET … PXAT expires_at`, so Redis expires it itself.
+//! - `{prefix}:t:{tag}` — a set of the keys written with that tag, expiring with the longest-lived
+//!   of them (`PEXPIREAT … NX` then `… GT`).
+//!
+//! ## Tag invalidation and its cost
+//! `invalidate_tags` reads the tag sets (`SMEMBERS`), deletes every listed key and the sets. A write
+//! costs one extra `SADD` + two `PEXPIREAT` per tag (same round trip); an invalidation costs one
+//! round trip per tag set plus a pipelined `DEL` of the members. A key re-written *without* the tag
+//! stays listed until the set expires, so it may be invalidated once more than needed (never less).
+//!
+//! ## Cluster
+//! Keys are never combined across hash slots: every pipeline is grouped by slot
+//! ([`Slot::for_key`](redis::cluster_routing::Slot::for_key)) and the groups run concurrently, so
+//! no command can fail with `CROSSSLOT`. `clear` scans each master.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::future::try_join_all;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Cmd, Pipeline, Value as RedisValue};
+
+use crate::error::TierError;
+use crate::expiry::now_millis;
+use crate::tier::{Entry, Tier, Value};
+
+const FRAME_VERSION: u8 = 1;
+const DEL_BATCH: usize = 500;
+
+/// Settings shared by both Redis tiers.
+#[derive(Debug, Clone)]
+struct Settings {
+    prefix: String,
+    ttl: Duration,
+    max_entry_bytes: usize,
+    timeout: Duration,
+}
+
+impl Settings {
+    fn new(ttl: Duration) -> Self {
+        Self { prefix: "nexus".into(), ttl, max_entry_bytes: 16 << 20, timeout: Duration::from_secs(1) }
+    }
+
+    fn validate(&self) -> Result<(), TierError> {
+        let ok = !self.prefix.is_empty()
+            && self.prefix.len() <= 64
+            && self.prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+        if ok {
+            Ok(())
+        } else {
+            Err(TierError::Other(std::sync::Arc::new(std::io::Error::other(format!(
+                "prefix {:?} must be 1-64 characters of [A-Za-z0-9_.-]",
+                self.prefix
+            )))))
+        }
+    }
+
+    fn data_key(&self, key: &str) -> String {
+        format!("{}:k:{key}", self.prefix)
+    }
+
+    fn tag_key(&self, tag: &str) -> String {
+        format!("{}:t:{tag}", self.prefix)
+    }
+}
+
+macro_rules! builder_methods {
+    () => {
+        /// Prefix of every Redis key this tier writes (default `nexus`; `[A-Za-z0-9_.-]`, at most
+        /// 64). Two caches sharing a Redis must use different prefixes.
+        pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+            self.settings.prefix = prefix.into();
+            self
+        }
+
+        /// Default TTL of entries written without one.
+        pub fn ttl(mut self, ttl: Duration) -> Self {
+            self.settings.ttl = ttl;
+            self
+        }
+
+        /// Largest entry accepted, in bytes (default 16 MiB).
+        pub fn max_entry_bytes(mut self, bytes: usize) -> Self {
+            self.settings.max_entry_bytes = bytes;
+            self
+        }
+
+        /// Connection and response timeout of each command (default 1 s).
+        pub fn timeout(mut self, timeout: Duration) -> Self {
+            self.settings.timeout = timeout;
+            self
+        }
+    };
+}
+
+/// L2: a single Redis node over a multiplexed, self-reconnecting connection
+/// (`redis::aio::ConnectionManager`). Defaults: TTL 1 hour, prefix `nexus`, 16 MiB entries,
+/// 1 s timeout.
+///
+/// ```no_run
+/// # #![allow(dead_code)]
+/// # async fn run() -> Result<(), nexus_cache::TierError> {
+/// let _l2 = nexus_cache::RedisTier::builder("redis://127.0.0.1:6379/").prefix("users").build().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisTier {
+    settings: Settings,
+    conn: ConnectionManager,
+}
+
+impl std::fmt::Debug for RedisTier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisTier").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+/// Builder for [`RedisTier`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct RedisTierBuilder {
+    url: String,
+    settings: Settings,
+}
+
+impl RedisTier {
+    /// A builder for the node at `url` (`redis://[:password@]host:port/[db]`).
+    pub fn builder(url: impl Into<String>) -> RedisTierBuilder {
+        RedisTierBuilder { url: url.into(), settings: Settings::new(Duration::from_secs(3600)) }
+    }
+}
+
+impl RedisTierBuilder {
+    builder_methods!();
+
+    /// Connects (the first connection must succeed; later losses reconnect by themselves).
+    pub async fn build(self) -> Result<RedisTier, TierError> {
+        self.settings.validate()?;
+        let client = redis::Client::open(self.url.as_str())?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.settings.timeout))
+            .set_response_timeout(Some(self.settings.timeout))
+            .set_number_of_retries(2);
+        let conn = ConnectionManager::new_with_config(client, config).await?;
+        Ok(RedisTier { settings: self.settings, conn })
+    }
+}
+
+/// L3: a Redis Cluster through redis-rs's async cluster client (slot-aware routing, reconnects,
+/// topology refresh). Defaults: TTL 24 hours, prefix `nexus`, 16 MiB entries, 1 s timeout.
+///
+/// ```no_run
+/// # #![allow(dead_code)]
+/// # async fn run() -> Result<(), nexus_cache::TierError> {
+/// let _l3 = nexus_cache::ClusterTier::builder(["redis://127.0.0.1:7000/"]).build().await?;
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "cluster")]
+#[derive(Clone)]
+pub struct ClusterTier {
+    settings: Settings,
+    conn: redis::cluster_async::ClusterConnection,
+}
+
+#[cfg(feature = "cluster")]
+impl std::fmt::Debug for ClusterTier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterTier").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+/// Builder for [`ClusterTier`].
+#[cfg(feature = "cluster")]
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ClusterTierBuilder {
+    urls: Vec<String>,
+    settings: Settings,
+}
+
+#[cfg(feature = "cluster")]
+impl ClusterTier {
+    /// A builder from one or more seed node URLs.
+    pub fn builder<I, S>(urls: I) -> ClusterTierBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        ClusterTierBuilder {
+            urls: urls.into_iter().map(Into::into).collect(),
+            settings: Settings::new(Duration::from_secs(24 * 3600)),
+        }
+    }
+}
+
+#[cfg(feature = "cluster")]
+impl ClusterTierBuilder {
+    builder_methods!();
+
+    /// Connects to the cluster and loads its slot map.
+    pub async fn build(self) -> Result<ClusterTier, TierError> {
+        self.settings.validate()?;
+        let client = redis::cluster::ClusterClientBuilder::new(self.urls)
+            .connection_timeout(self.settings.timeout)
+            .response_timeout(self.settings.timeout)
+            .retries(2)
+            .build()?;
+        let conn = client.get_async_connection().await?;
+        Ok(ClusterTier { settings: self.settings, conn })
+    }
+}
+
+/// The frame a Redis tier stores for an entry.
+fn encode_frame(entry: &Entry, value: &[u8]) -> Vec<u8> {
+    let tag_bytes: usize = entry.tags.iter().map(|t| t.len() + 2).sum();
+    let mut out = Vec::with_capacity(11 + tag_bytes + value.len());
+    out.push(FRAME_VERSION);
+    out.extend_from_slice(&entry.expires_at.to_le_bytes());
+    out.extend_from_slice(&(entry.tags.len().min(u16::MAX as usize) as u16).to_le_bytes());
+    for t in entry.tags.iter().take(u16::MAX as usize) {
+        let t = &t.as_bytes()[..t.len().min(u16::MAX as usize)];
+        out.extend_from_slice(&(t.len() as u16).to_le_bytes());
+        out.extend_from_slice(t);
+    }
+    out.extend_from_slice(value);
+    out
+}
+
+/// Parses a stored frame; anything malformed is [`TierError::Corrupt`], never a panic.
+fn decode_frame(frame: Bytes) -> Result<Entry, TierError> {
+    let corrupt = |m: &str| TierError::Corrupt(m.to_owned());
+    let mut pos = 0usize;
+    let take = |pos: &mut usize, n: usize| -> Result<std::ops::Range<usize>, TierError> {
+        let end = pos.checked_add(n).filter(|&e| e <= frame.len()).ok_or_else(|| corrupt("truncated frame"))?;
+        let r = *pos..end;
+        *pos = end;
+        Ok(r)
+    };
+    let v = take(&mut pos, 1)?;
+    if frame[v.start] != FRAME_VERSION {
+        return Err(TierError::Corrupt(format!("frame version {} is not {FRAME_VERSION}", frame[v.start])));
+    }
+    let r = take(&mut pos, 8)?;
+    let expires_at = u64::from_le_bytes(frame[r].try_into().map_err(|_| corrupt("bad expiry"))?);
+    let r = take(&mut pos, 2)?;
+    let n = u16::from_le_bytes(frame[r].try_into().map_err(|_| corrupt("bad tag count"))?) as usize;
+    let mut tags = Vec::with_capacity(n.min(64));
+    for _ in 0..n {
+        let r = take(&mut pos, 2)?;
+        let len = u16::from_le_bytes(frame[r].try_into().map_err(|_| corrupt("bad tag length"))?) as usize;
+        let r = take(&mut pos, len)?;
+        let tag = std::str::from_utf8(&frame[r]).map_err(|_| corrupt("tag is not UTF-8"))?;
+        tags.push(tag.to_owned());
+    }
+    let value = frame.slice(pos..);
+    Ok(Entry { size: value.len(), value: Value::Bytes(value), expires_at, tags: tags.into() })
+}
+
+fn entry_bytes(entry: &Entry) -> Result<&Bytes, TierError> {
+    match &entry.value {
+        Value::Bytes(b) => Ok(b),
+        Value::Object(_) => Err(TierError::Corrupt("a remote tier can only store encoded bytes".into())),
+    }
+}
+
+/// The commands of a `set`, each tagged with the key it touches (for slot grouping).
+fn set_commands(s: &Settings, key: &str, entry: &Entry) -> Result<Vec<(String, Cmd)>, TierError> {
+    let frame = encode_frame(entry, entry_bytes(entry)?);
+    if frame.len() > s.max_entry_bytes {
+        return Err(TierError::TooLarge { size: frame.len(), limit: s.max_entry_bytes });
+    }
+    let data_key = s.data_key(key);
+    let mut cmds = Vec::with_capacity(1 + 3 * entry.tags.len());
+    let mut set = redis::cmd("SET");
+    set.arg(&data_key).arg(frame).arg("PXAT").arg(entry.expires_at);
+    cmds.push((data_key, set));
+    for tag in entry.tags.iter() {
+        let tk = s.tag_key(tag);
+        let mut sadd = redis::cmd("SADD");
+        sadd.arg(&tk).arg(key);
+        let mut nx = redis::cmd("PEXPIREAT");
+        nx.arg(&tk).arg(entry.expires_at).arg("NX");
+        let mut gt = redis::cmd("PEXPIREAT");
+        gt.arg(&tk).arg(entry.expires_at).arg("GT");
+        cmds.push((tk.clone(), sadd));
+        cmds.push((tk.clone(), nx));
+        cmds.push((tk, gt));
+    }
+    Ok(cmds)
+}
+
+fn parse_get(v: Option<Vec<u8>>) -> Result<Option<Entry>, TierError> {
+    let Some(bytes) = v else { return Ok(None) };
+    let entry = decode_frame(Bytes::from(bytes))?;
+    if entry.expires_at <= now_millis() {
+        return Ok(None);
+    }
+    Ok(Some(entry))
+}
+
+fn count(values: &[RedisValue]) -> u64 {
+    values.iter().map(|v| if let RedisValue::Int(n) = v { *n as u64 } else { 0 }).sum()
+}
+
+fn members(v: &RedisValue) -> Vec<String> {
+    match v {
+        RedisValue::Array(items) | RedisValue::Set(items) => items
+            .iter()
+            .filter_map(|i| match i {
+                RedisValue::BulkString(b) => String::from_utf8(b.clone()).ok(),
+                RedisValue::SimpleString(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[async_trait]
+impl Tier for RedisTier {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    fn default_ttl(&self) -> Duration {
+        self.settings.ttl
+    }
+
+    fn max_entry_bytes(&self) -> usize {
+        self.settings.max_entry_bytes
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Entry>, TierError> {
+        let mut conn = self.conn.clone();
+        let v: Option<Vec<u8>> = redis::cmd("GET").arg(self.settings.data_key(key)).query_async(&mut conn).await?;
+        parse_get(v)
+    }
+
+    async fn set(&self, key: &str, entry: Entry) -> Result<(), TierError> {
+        let mut pipe = Pipeline::new();
+        for (_, c) in set_commands(&self.settings, key, &entry)? {
+            pipe.add_command(c).ignore();
+        }
+        let mut conn = self.conn.clone();
+        pipe.query_async::<()>(&mut conn).await?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, TierError> {
+        let mut conn = self.conn.clone();
+        let n: u64 = redis::cmd("DEL").arg(self.settings.data_key(key)).query_async(&mut conn).await?;
+        Ok(n > 0)
+    }
+
+    async fn invalidate_tags(&self, tags: &[String]) -> Result<u64, TierError> {
+        if tags.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.conn.clone();
+        let mut pipe = Pipeline::new();
+        for t in tags {
+            pipe.cmd("SMEMBERS").arg(self.settings.tag_key(t));
+        }
+        let sets: Vec<RedisValue> = pipe.query_async(&mut conn).await?;
+        let mut keys: Vec<String> = sets.iter().flat_map(members).map(|k| self.settings.data_key(&k)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut pipe = Pipeline::new();
+        for chunk in keys.chunks(DEL_BATCH) {
+            pipe.cmd("DEL").arg(chunk);
+        }
+        let tag_keys: Vec<String> = tags.iter().map(|t| self.settings.tag_key(t)).collect();
+        pipe.cmd("DEL").arg(&tag_keys).ignore();
+        let deleted: Vec<RedisValue> = pipe.query_async(&mut conn).await?;
+        Ok(count(&deleted))
+    }
+
+    async fn clear(&self) -> Result<(), TierError> {
+        let mut conn = self.conn.clone();
+        let pattern = format!("{}:*", self.settings.prefix);
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await?;
+            if !keys.is_empty() {
+                redis::cmd("UNLINK").arg(&keys).query_async::<()>(&mut conn).await?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+}
+
+#[cfg(feature = "cluster")]
+mod cluster_impl {
+    use super::*;
+    use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, Slot, SlotAddr};
+
+    impl ClusterTier {
+        /// Runs commands grouped by hash slot: one pipeline per slot, all slots concurrently.
+        async fn per_slot(&self, cmds: Vec<(String, Cmd)>) -> Result<Vec<RedisValue>, TierError> {
+            let mut groups: HashMap<Slot, Pipeline> = HashMap::new();
+            for (key, cmd) in cmds {
+                groups.entry(Slot::for_key(&key)).or_default().add_command(cmd);
+            }
+            let runs = groups.into_values().map(|pipe| {
+                let mut conn = self.conn.clone();
+                async move { pipe.query_async::<Vec<RedisValue>>(&mut conn).await }
+            });
+            Ok(try_join_all(runs).await?.into_iter().flatten().collect())
+        }
+
+        /// One slot owned by each master (from `CLUSTER SLOTS`), to route per-node commands by.
+        async fn one_slot_per_master(&self) -> Result<Vec<u16>, TierError> {
+            let mut conn = self.conn.clone();
+            let reply = conn
+                .route_command(
+                    redis::cmd("CLUSTER").arg("SLOTS").clone(),
+                    RoutingInfo::SingleNode(SingleNodeRoutingInfo::RandomPrimary),
+                )
+                .await?;
+            let int = |v: &RedisValue| if let RedisValue::Int(n) = v { u16::try_from(*n).ok() } else { None };
+            let mut by_master: HashMap<String, u16> = HashMap::new();
+            if let RedisValue::Array(ranges) = reply {
+                for range in ranges {
+                    let RedisValue::Array(fields) = range else { continue };
+                    let (Some(start), Some(RedisValue::Array(master))) = (fields.first().and_then(int), fields.get(2))
+                    else {
+                        continue;
+                    };
+                    let id = format!("{:?}{:?}", master.first(), master.get(1));
+                    by_master.entry(id).or_insert(start);
+                }
+            }
+            if by_master.is_empty() {
+                return Err(TierError::Corrupt("CLUSTER SLOTS returned no slot ranges".into()));
+            }
+            Ok(by_master.into_values().collect())
+        }
+    }
+
+    #[async_trait]
+    impl Tier for ClusterTier {
+        fn kind(&self) -> &'static str {
+            "cluster"
+        }
+
+        fn default_ttl(&self) -> Duration {
+            self.settings.ttl
+        }
+
+        fn max_entry_bytes(&self) -> usize {
+            self.settings.max_entry_bytes
+        }
+
+        async fn get(&self, key: &str) -> Result<Option<Entry>, TierError> {
+            let mut conn = self.conn.clone();
+            let v: Option<Vec<u8>> =
+                redis::cmd("GET").arg(self.settings.data_key(key)).query_async(&mut conn).await?;
+            parse_get(v)
+        }
+
+        async fn set(&self, key: &str, entry: Entry) -> Result<(), TierError> {
+            self.per_slot(set_commands(&self.settings, key, &entry)?).await?;
+            Ok(())
+        }
+
+        async fn delete(&self, key: &str) -> Result<bool, TierError> {
+            let mut conn = self.conn.clone();
+            let n: u64 = redis::cmd("DEL").arg(self.settings.data_key(key)).query_async(&mut conn).await?;
+            Ok(n > 0)
+        }
+
+        async fn invalidate_tags(&self, tags: &[String]) -> Result<u64, TierError> {
+            let reads = tags
+                .iter()
+                .map(|t| {
+                    let k = self.settings.tag_key(t);
+                    let mut c = redis::cmd("SMEMBERS");
+                    c.arg(&k);
+                    (k, c)
+                })
+                .collect();
+            let sets = self.per_slot(reads).await?;
+            let mut keys: Vec<String> = sets.iter().flat_map(members).map(|k| self.settings.data_key(&k)).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            let dels = |keys: Vec<String>| -> Vec<(String, Cmd)> {
+                keys.into_iter()
+                    .map(|k| {
+                        let mut c = redis::cmd("DEL");
+                        c.arg(&k);
+                        (k, c)
+                    })
+                    .collect()
+            };
+            let tag_keys = tags.iter().map(|t| self.settings.tag_key(t)).collect();
+            let (data, _) = futures_util::future::try_join(self.per_slot(dels(keys)), self.per_slot(dels(tag_keys))).await?;
+            Ok(count(&data))
+        }
+
+        async fn clear(&self) -> Result<(), TierError> {
+            let pattern = format!("{}:*", self.settings.prefix);
+            for slot in self.one_slot_per_master().await? {
+                let route = SingleNodeRoutingInfo::SpecificNode(Route::new(slot, SlotAddr::Master));
+                let mut cursor: u64 = 0;
+                loop {
+                    let mut conn = self.conn.clone();
+                    let reply = conn
+                        .route_command(
+                            redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000).clone(),
+                            RoutingInfo::SingleNode(route.clone()),
+                        )
+                        .await?;
+                    let (next, keys): (u64, Vec<String>) =
+                        redis::from_redis_value(reply).map_err(redis::RedisError::from)?;
+                    if !keys.is_empty() {
+                        let dels = keys
+                            .into_iter()
+                            .map(|k| {
+                                let mut c = redis::cmd("UNLINK");
+                                c.arg(&k);
+                                (k, c)
+                            })
+                            .collect();
+                        self.per_slot(dels).await?;
+                    }
+                    if next == 0 {
+                        break;
+                    }
+                    cursor = next;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn frame_round_trips(exp in any::<u64>(), tags in proptest::collection::vec(".{0,20}", 0..6),
+                             value in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let e = Entry { value: Value::Bytes(Bytes::from(value.clone())), expires_at: exp,
+                            tags: tags.clone().into(), size: value.len() };
+            let back = decode_frame(Bytes::from(encode_frame(&e, &value))).unwrap();
+            prop_assert_eq!(back.expires_at, exp);
+            prop_assert_eq!(back.tags.to_vec(), tags);
+            match back.value { Value::Bytes(b) => prop_assert_eq!(b.to_vec(), value), _ => prop_assert!(false) }
+        }
+
+        #[test]
+        fn garbage_frames_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = decode_frame(Bytes::from(bytes));
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! Per-tier counters and fixed-bucket latency histograms: atomics on the hot path, snapshots and
+//! `metrics` export off it.
+//!
+//! | metric | kind | labels |
+//! |---|---|---|
+//! | `nexus_cache_hits_total` | counter | `cache`, `tier` |
+//! | `nexus_cache_misses_total` | counter | `cache`, `tier` |
+//! | `nexus_cache_sets_total` | counter | `cache`, `tier` |
+//! | `nexus_cache_deletes_total` | counter | `cache`, `tier` |
+//! | `nexus_cache_errors_total` | counter | `cache`, `tier` |
+//! | `nexus_cache_corrupt_total` | counter | `cache`, `tier` |
+//! | `nexus_cache_evictions_total` | counter | `cache`, `tier` (memory tiers) |
+//! | `nexus_cache_bytes` | gauge | `cache`, `tier` (memory tiers) |
+//! | `nexus_cache_operation_duration_seconds` | histogram | `cache`, `tier`, `op` = `get`/`set` |
+//! | `nexus_cache_loads_total` | counter | `cache` |
+//! | `nexus_cache_load_errors_total` | counter | `cache` |
+//! | `nexus_cache_load_duration_seconds` | histogram | `cache` |
+//!
+//! Histograms are recorded into fixed power-of-two buckets (1 ns … 2^39 ns ≈ 9 min): memory stays
+//! flat however many operations pass. Export publishes bucket *deltas* with
+//! `Histogram::record_many`, so a Prometheus recorder configured with buckets sees exact counts.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+const BUCKETS: usize = 40;
+
+/// A lock-free histogram of durations in nanoseconds, in power-of-two buckets.
+#[derive(Debug)]
+pub(crate) struct Histogram {
+    buckets: [AtomicU64; BUCKETS],
+    sum_ns: AtomicU64,
+}
+
+impl Histogram {
+    pub(crate) fn new() -> Self {
+        Self { buckets: std::array::from_fn(|_| AtomicU64::new(0)), sum_ns: AtomicU64::new(0) }
+    }
+
+    #[inline]
+    pub(crate) fn record(&self, ns: u64) {
+        let i = (u64::BITS - ns.leading_zeros()) as usize;
+        self.buckets[i.min(BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
+        self.sum_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    fn counts(&self) -> [u64; BUCKETS] {
+        std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn snapshot(&self) -> Latency {
+        Latency::from_counts(&self.counts(), self.sum_ns.load(Ordering::Relaxed))
+    }
+}
+
+/// Upper bound of bucket `i`, in nanoseconds (bucket `i` holds `[2^(i-1), 2^i)`).
+fn upper_ns(i: usize) -> f64 {
+    if i == 0 { 1.0 } else { (1u64 << i) as f64 }
+}
+
+fn lower_ns(i: usize) -> f64 {
+    if i == 0 { 0.0 } else { (1u64 << (i - 1)) as f64 }
+}
+
+/// A latency summary from a histogram (microseconds; quantiles interpolated inside the bucket,
+/// so within a factor of 2 of the truth at worst).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Latency {
+    /// Number of operations timed.
+    pub count: u64,
+    /// Mean, µs.
+    pub mean_us: f64,
+    /// Median, µs.
+    pub p50_us: f64,
+    /// 95th percentile, µs.
+    pub p95_us: f64,
+    /// 99th percentile, µs.
+    pub p99_us: f64,
+}
+
+impl Latency {
+    fn from_counts(counts: &[u64; BUCKETS], sum_ns: u64) -> Self {
+        let count: u64 = counts.iter().sum();
+        if count == 0 {
+            return Self::default();
+        }
+        let q = |p: f64| -> f64 {
+            let rank = p * count as f64;
+            let mut seen = 0u64;
+            for (i, &c) in counts.iter().enumerate() {
+                if c > 0 && (seen + c) as f64 >= rank {
+                    let into = ((rank - seen as f64) / c as f64).clamp(0.0, 1.0);
+                    return (lower_ns(i) + into * (upper_ns(i) - lower_ns(i))) / 1e3;
+                }
+                seen += c;
+            }
+            upper_ns(BUCKETS - 1) / 1e3
+        };
+        Self {
+            count,
+            mean_us: sum_ns as f64 / count as f64 / 1e3,
+            p50_us: q(0.50),
+            p95_us: q(0.95),
+            p99_us: q(0.99),
+        }
+    }
+}
+
+/// The live counters of one tier.
+#[derive(Debug)]
+pub(crate) struct Counters {
+    pub(crate) hits: AtomicU64,
+    pub(crate) misses: AtomicU64,
+    pub(crate) sets: AtomicU64,
+    pub(crate) deletes: AtomicU64,
+    pub(crate) errors: AtomicU64,
+    pub(crate) corrupt: AtomicU64,
+    pub(crate) get_latency: Histogram,
+    pub(crate) set_latency: Histogram,
+}
+
+impl Counters {
+    pub(crate) fn new() -> Self {
+        Self {
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            sets: AtomicU64::new(0),
+            deletes: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            corrupt: AtomicU64::new(0),
+            get_latency: Histogram::new(),
+            set_latency: Histogram::new(),
+        }
+    }
+}
+
+#[inline]
+pub(crate) fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A snapshot of one tier's figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct TierStats {
+    /// Position label: `l1`, `l2`, `l3`, …
+    pub tier: &'static str,
+    /// Kind of store: `memory`, `redis`, `cluster`, …
+    pub kind: &'static str,
+    /// Reads answered by this tier.
+    pub hits: u64,
+    /// Reads this tier could not answer.
+    pub misses: u64,
+    /// `hits / (hits + misses)`, 0 when there were no reads.
+    pub hit_ratio: f64,
+    /// Writes (including promotions from lower tiers).
+    pub sets: u64,
+    /// Explicit deletes.
+    pub deletes: u64,
+    /// Entries evicted for space, where the tier knows.
+    pub evictions: Option<u64>,
+    /// Failed operations (connection, timeout, server error).
+    pub errors: u64,
+    /// Entries read back that did not decode (treated as misses and removed).
+    pub corrupt: u64,
+    /// Bytes held, where the tier knows.
+    pub bytes_stored: Option<u64>,
+    /// Read latency.
+    pub get_latency: Latency,
+    /// Write latency.
+    pub set_latency: Latency,
+}
+
+/// Figures of the loaders run by `get_or_load`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct LoaderStats {
+    /// Loader runs.
+    pub loads: u64,
+    /// Loader runs that failed.
+    pub errors: u64,
+    /// Callers that waited on another caller's load instead of running their own.
+    pub coalesced: u64,
+    /// Loader latency.
+    pub latency: Latency,
+}
+
+/// A snapshot of a [`TieredCache`](crate::TieredCache)'s figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// The cache's name (the `cache` metric label).
+    pub name: String,
+    /// One entry per tier, L1 first.
+    pub tiers: Vec<TierStats>,
+    /// Loader figures.
+    pub loader: LoaderStats,
+    /// Overall hit ratio: reads answered by any tier over all reads.
+    pub hit_ratio: f64,
+}
+
+pub(crate) fn ratio(hits: u64, misses: u64) -> f64 {
+    if hits + misses == 0 { 0.0 } else { hits as f64 / (hits + misses) as f64 }
+}
+
+/// Remembers what was last exported so histogram buckets are published as deltas.
+#[derive(Debug, Default)]
+pub(crate) struct Exported {
+    last: Mutex<std::collections::HashMap<String, [u64; BUCKETS]>>,
+}
+
+impl Exported {
+    /// Publishes the delta of `h` since the previous call for the same `id`.
+    pub(crate) fn histogram(&self, id: &str, h: &Histogram, metric: &metrics::Histogram) {
+        let now = h.counts();
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let prev = last.entry(id.to_owned()).or_insert([0; BUCKETS]);
+        for i in 0..BUCKETS {
+            let delta = now[i].saturating_sub(prev[i]);
+            if delta > 0 {
+                // Record at the bucket's midpoint so any exporter bucket boundary at a power of two
+                // receives exactly this bucket's count.
+                metric.record_many((lower_ns(i) + upper_ns(i)) / 2.0 / 1e9, delta as usize);
+            }
+        }
+        *prev = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_land_in_the_right_bucket() {
+        let h = Histogram::new();
+        for _ in 0..99 {
+            h.record(1_000); // ~1 µs
+        }
+        h.record(1_000_000); // 1 ms
+        let s = h.snapshot();
+        assert_eq!(s.count, 100);
+        assert!(s.p50_us > 0.5 && s.p50_us <= 1.03, "{s:?}");
+        assert!(s.p99_us <= 1.03, "{s:?}");
+        assert!((s.mean_us - (99.0 * 1.0 + 1000.0) / 100.0).abs() < 1e-9, "{s:?}");
+    }
+
+    #[test]
+    fn extreme_values_do_not_panic() {
+        let h = Histogram::new();
+        h.record(0);
+        h.record(u64::MAX);
+        assert_eq!(h.snapshot().count, 2);
+    }
+
+    #[test]
+    fn empty_is_zero() {
+        assert_eq!(Histogram::new().snapshot(), Latency::default());
+        assert_eq!(ratio(0, 0), 0.0);
+    }
+}

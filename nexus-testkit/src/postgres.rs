@@ -1,0 +1,155 @@
+//! A PostgreSQL 15 cluster with `pg_stat_statements` preloaded, on loopback.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::binaries::require;
+use crate::ports::free_port;
+use crate::process::{run, tail, wait_until};
+
+/// A real PostgreSQL 15 server on 127.0.0.1 with `shared_preload_libraries = 'pg_stat_statements'`,
+/// initialised in a temporary directory (as the `postgres` user when the tests run as root, since
+/// PostgreSQL refuses to run as root), trust authentication, stopped on drop.
+///
+/// ```no_run
+/// let pg = nexus_testkit::PostgresServer::start();
+/// assert_eq!(pg.psql("select 1").trim(), "1");
+/// ```
+#[derive(Debug)]
+pub struct PostgresServer {
+    port: u16,
+    data: PathBuf,
+    log: PathBuf,
+    as_postgres: bool,
+    _dir: TempDir,
+}
+
+impl PostgresServer {
+    /// Runs `initdb`, configures the server and starts it; returns once it accepts connections.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot make a temp dir: {e}"));
+        let as_postgres = is_root();
+        let data = dir.path().join("data");
+        let sock = dir.path().join("sock");
+        std::fs::create_dir_all(&sock).unwrap_or_else(|e| panic!("cannot create socket dir: {e}"));
+        if as_postgres {
+            run(Command::new("chown").arg("-R").arg("postgres:postgres").arg(dir.path()));
+        }
+        let port = free_port();
+        let server = Self { port, data, log: dir.path().join("postgres.log"), as_postgres, _dir: dir };
+        run(server
+            .command("initdb")
+            .arg("-D")
+            .arg(&server.data)
+            .args(["-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"]));
+        let conf = format!(
+            "\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\n\
+             shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\n\
+             max_connections = 200\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n\
+             track_io_timing = on\n",
+            sock.display()
+        );
+        append(&server.data.join("postgresql.conf"), &conf);
+        server.restart();
+        server
+    }
+
+    /// `postgres://postgres@127.0.0.1:<port>/postgres`.
+    pub fn url(&self) -> String {
+        self.url_for("postgres")
+    }
+
+    /// The URL of another database on this server.
+    pub fn url_for(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// The TCP port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs SQL through `psql` as the superuser (tuples only, unaligned) and returns its output.
+    ///
+    /// # Panics
+    /// When `psql` fails: a test helper, not an API.
+    pub fn psql(&self, sql: &str) -> String {
+        run(Command::new(require("psql"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
+            .args(["-d", "postgres", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql]))
+    }
+
+    /// Stops the server immediately (as a crash would).
+    pub fn stop(&self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "-w", "stop"])
+            .output();
+    }
+
+    /// Starts the server (again) and waits until it accepts connections.
+    pub fn restart(&self) {
+        let out = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(&self.log)
+            .args(["-w", "-t", "60", "start"])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run pg_ctl: {e}"));
+        let ready = out.status.success()
+            && wait_until(Duration::from_secs(30), || {
+                std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            });
+        if !ready {
+            panic!(
+                "PostgreSQL did not start on port {}: {}\nlog:\n{}",
+                self.port,
+                String::from_utf8_lossy(&out.stderr),
+                tail(&self.log)
+            );
+        }
+    }
+
+    /// A command for a PostgreSQL binary, run as `postgres` when we are root.
+    fn command(&self, binary: &str) -> Command {
+        let path = require(binary);
+        if self.as_postgres {
+            let mut c = Command::new(require("runuser"));
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            Command::new(path)
+        }
+    }
+}
+
+impl Drop for PostgresServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn append(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    f.write_all(text.as_bytes())
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}
