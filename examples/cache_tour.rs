@@ -23,7 +23,11 @@ struct Document {
 /// The "database": slow on purpose, so the cache's effect is visible.
 async fn load_document(id: u64) -> Result<Document, std::io::Error> {
     tokio::time::sleep(Duration::from_millis(2)).await;
-    Ok(Document { id, title: format!("Document {id}"), body: "lorem ipsum ".repeat(50) })
+    Ok(Document {
+        id,
+        title: format!("Document {id}"),
+        body: "lorem ipsum ".repeat(50),
+    })
 }
 
 #[tokio::main]
@@ -38,7 +42,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Ok(urls) = std::env::var("REDIS_CLUSTER_URLS") {
         let urls: Vec<String> = urls.split(',').map(str::to_owned).collect();
-        builder = builder.tier(ClusterTier::builder(urls.clone()).prefix("tour").build().await?);
+        builder = builder.tier(
+            ClusterTier::builder(urls.clone())
+                .prefix("tour")
+                .build()
+                .await?,
+        );
         layout.push(format!("L3 cluster {}", urls.join(",")));
     }
     let cache = builder.build()?;
@@ -55,13 +64,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let id = (u * u * u * 2_000.0) as u64;
         let key = format!("doc:{id}");
         let opts = EntryOptions::new().tags([format!("author:{}", id % 10)]);
-        cache.get_or_load_with(&key, &opts, || load_document(id)).await?;
+        cache
+            .get_or_load_with(&key, &opts, || load_document(id))
+            .await?;
     }
     let elapsed = started.elapsed();
     let removed = cache.invalidate_tags(["author:3"]).await?;
     let stats = cache.stats();
     println!("20 000 reads in {elapsed:.2?}; invalidated tag author:3 ({removed} remote entries)");
-    println!("overall hit ratio {:.1} %, loader ran {} times", stats.hit_ratio * 100.0, stats.loader.loads);
+    println!(
+        "overall hit ratio {:.1} %, loader ran {} times",
+        stats.hit_ratio * 100.0,
+        stats.loader.loads
+    );
     for t in &stats.tiers {
         println!(
             "  {} {:<7} hits {:>6} misses {:>6} ratio {:>5.1} %  get p50 {:.2} µs p99 {:.2} µs  bytes {}",

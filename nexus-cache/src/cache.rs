@@ -5,12 +5,11 @@ use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::future::join_all;
+use futures_util::future::{Either, join_all, ready};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
@@ -19,7 +18,9 @@ use crate::codec::Codec;
 use crate::error::{CacheError, TierError};
 use crate::expiry::{capped, expires_at, now_millis};
 use crate::memory::MemoryTier;
-use crate::stats::{CacheStats, Counters, Exported, Histogram, LoaderStats, TierStats, bump, ratio};
+use crate::stats::{
+    CacheStats, Counter, Counters, Exported, Histogram, LoaderStats, TierStats, bump, ratio,
+};
 use crate::tier::{Entry, Tier, Value};
 
 const LABELS: [&str; 8] = ["l1", "l2", "l3", "l4", "l5", "l6", "l7", "l8"];
@@ -29,6 +30,11 @@ pub const DEFAULT_MAX_KEY_LEN: usize = 1024;
 /// What a value may be: serializable (for the remote tiers), shareable across tasks.
 pub trait CacheValue: Serialize + DeserializeOwned + Send + Sync + 'static {}
 impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> CacheValue for T {}
+
+static NO_OPTIONS: EntryOptions = EntryOptions {
+    ttl: None,
+    tags: Vec::new(),
+};
 
 /// Per-write options: a TTL overriding each tier's default, and tags.
 ///
@@ -103,7 +109,9 @@ pub struct TieredCache<V> {
 
 impl<V> Clone for TieredCache<V> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone() }
+        Self {
+            inner: self.inner.clone(),
+        }
     }
 }
 
@@ -125,9 +133,9 @@ struct Inner<V> {
     max_key_len: usize,
     needs_bytes: bool,
     flights: Mutex<HashMap<String, Flight<V>>>,
-    loads: AtomicU64,
-    load_errors: AtomicU64,
-    coalesced: AtomicU64,
+    loads: Counter,
+    load_errors: Counter,
+    coalesced: Counter,
     load_latency: Histogram,
     exported: Exported,
     _v: PhantomData<fn() -> V>,
@@ -201,7 +209,10 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
             self.tiers.push(Arc::new(MemoryTier::builder().build()));
         }
         if self.tiers.len() > LABELS.len() {
-            return Err(CacheError::Config(format!("at most {} tiers", LABELS.len())));
+            return Err(CacheError::Config(format!(
+                "at most {} tiers",
+                LABELS.len()
+            )));
         }
         if self.max_key_len == 0 {
             return Err(CacheError::Config("max_key_len must be positive".into()));
@@ -210,7 +221,12 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
             .tiers
             .into_iter()
             .zip(LABELS)
-            .map(|(tier, label)| Level { label, memory: tier.as_memory().cloned(), tier, counters: Counters::new() })
+            .map(|(tier, label)| Level {
+                label,
+                memory: tier.as_memory().cloned(),
+                tier,
+                counters: Counters::new(),
+            })
             .collect();
         let needs_bytes = levels.iter().any(|l| !l.tier.is_local());
         let inner = Arc::new(Inner {
@@ -220,14 +236,16 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
             max_key_len: self.max_key_len,
             needs_bytes,
             flights: Mutex::new(HashMap::new()),
-            loads: AtomicU64::new(0),
-            load_errors: AtomicU64::new(0),
-            coalesced: AtomicU64::new(0),
+            loads: Counter::new(),
+            load_errors: Counter::new(),
+            coalesced: Counter::new(),
             load_latency: Histogram::new(),
             exported: Exported::default(),
             _v: PhantomData,
         });
-        if let (Some(every), Ok(rt)) = (self.metrics_interval, tokio::runtime::Handle::try_current()) {
+        if let (Some(every), Ok(rt)) =
+            (self.metrics_interval, tokio::runtime::Handle::try_current())
+        {
             rt.spawn(publish_loop(Arc::downgrade(&inner), every));
         }
         Ok(TieredCache { inner })
@@ -242,6 +260,40 @@ async fn publish_loop<V: CacheValue>(inner: Weak<Inner<V>>, every: Duration) {
         match inner.upgrade() {
             Some(i) => TieredCache { inner: i }.publish_metrics(),
             None => return,
+        }
+    }
+}
+
+/// One caller's membership of a single flight. Dropping it (on completion or cancellation)
+/// removes the flight from the table once it is done or nobody else waits on it, so cancelled
+/// callers never leave entries behind.
+struct FlightGuard<'a, V> {
+    table: &'a Mutex<HashMap<String, Flight<V>>>,
+    key: &'a str,
+    flight: Flight<V>,
+}
+
+impl<'a, V> FlightGuard<'a, V> {
+    fn join(table: &'a Mutex<HashMap<String, Flight<V>>>, key: &'a str) -> Self {
+        let flight = table
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.to_owned())
+            .or_default()
+            .clone();
+        Self { table, key, flight }
+    }
+}
+
+impl<V> Drop for FlightGuard<'_, V> {
+    fn drop(&mut self) {
+        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        // Clones are only taken under this lock, so the count is stable here: 2 = the table + us.
+        let ours = table
+            .get(self.key)
+            .is_some_and(|f| Arc::ptr_eq(f, &self.flight));
+        if ours && (self.flight.initialized() || Arc::strong_count(&self.flight) == 2) {
+            table.remove(self.key);
         }
     }
 }
@@ -275,11 +327,23 @@ impl<V: CacheValue> TieredCache<V> {
     ///
     /// Returns `Ok(None)` on a miss. A failing remote tier is skipped; if no tier had the value and
     /// one failed, its error is returned so the caller knows the miss is uncertain.
-    pub async fn get(&self, key: &str) -> Result<Option<Arc<V>>, CacheError> {
-        self.check_key(key)?;
-        if let Some(v) = self.l1_hit(key) {
-            return Ok(Some(v));
+    ///
+    /// The L1 lookup happens when `get` is called; only a miss builds (and boxes) the future that
+    /// visits the remote tiers, so an L1 hit costs no more than the lookup.
+    pub fn get<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> impl Future<Output = Result<Option<Arc<V>>, CacheError>> + Send + 'a {
+        if let Err(e) = self.check_key(key) {
+            return Either::Left(ready(Err(e)));
         }
+        if let Some(v) = self.l1_hit(key) {
+            return Either::Left(ready(Ok(Some(v))));
+        }
+        Either::Right(Box::pin(self.get_remote(key)))
+    }
+
+    async fn get_remote(&self, key: &str) -> Result<Option<Arc<V>>, CacheError> {
         let (found, err) = self.lookup(key, self.first_remote()).await;
         match (found, err) {
             (Some(f), _) => {
@@ -293,17 +357,44 @@ impl<V: CacheValue> TieredCache<V> {
 
     /// Reads a value or, on a miss in every tier, loads it with `loader` and writes it through all
     /// tiers with their default TTLs. Concurrent callers of the same key share one load.
-    pub async fn get_or_load<F, Fut, E>(&self, key: &str, loader: F) -> Result<Arc<V>, CacheError>
+    pub fn get_or_load<'a, F, Fut, E>(
+        &'a self,
+        key: &'a str,
+        loader: F,
+    ) -> impl Future<Output = Result<Arc<V>, CacheError>> + Send + 'a
     where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<V, E>>,
-        E: Into<Box<dyn StdError + Send + Sync>>,
+        F: FnOnce() -> Fut + Send + 'a,
+        Fut: Future<Output = Result<V, E>> + Send + 'a,
+        E: Into<Box<dyn StdError + Send + Sync>> + Send + 'a,
     {
-        self.get_or_load_with(key, &EntryOptions::default(), loader).await
+        self.get_or_load_with(key, &NO_OPTIONS, loader)
     }
 
     /// [`get_or_load`](Self::get_or_load) with a TTL and tags for the loaded value.
-    pub async fn get_or_load_with<F, Fut, E>(
+    pub fn get_or_load_with<'a, F, Fut, E>(
+        &'a self,
+        key: &'a str,
+        options: &'a EntryOptions,
+        loader: F,
+    ) -> impl Future<Output = Result<Arc<V>, CacheError>> + Send + 'a
+    where
+        F: FnOnce() -> Fut + Send + 'a,
+        Fut: Future<Output = Result<V, E>> + Send + 'a,
+        E: Into<Box<dyn StdError + Send + Sync>> + Send + 'a,
+    {
+        if let Err(e) = self
+            .check_key(key)
+            .and_then(|()| self.check_tags(&options.tags))
+        {
+            return Either::Left(ready(Err(e)));
+        }
+        if let Some(v) = self.l1_hit(key) {
+            return Either::Left(ready(Ok(v)));
+        }
+        Either::Right(Box::pin(self.single_flight(key, options, loader)))
+    }
+
+    async fn single_flight<F, Fut, E>(
         &self,
         key: &str,
         options: &EntryOptions,
@@ -314,17 +405,10 @@ impl<V: CacheValue> TieredCache<V> {
         Fut: Future<Output = Result<V, E>>,
         E: Into<Box<dyn StdError + Send + Sync>>,
     {
-        self.check_key(key)?;
-        self.check_tags(&options.tags)?;
-        if let Some(v) = self.l1_hit(key) {
-            return Ok(v);
-        }
-        let flight = {
-            let mut flights = self.inner.flights.lock().unwrap_or_else(|e| e.into_inner());
-            flights.entry(key.to_owned()).or_default().clone()
-        };
+        let guard = FlightGuard::join(&self.inner.flights, key);
         let mut ran = false;
-        let result = flight
+        let result = guard
+            .flight
             .get_or_init(|| {
                 ran = true;
                 self.load(key, options, loader)
@@ -334,15 +418,16 @@ impl<V: CacheValue> TieredCache<V> {
         if !ran {
             bump(&self.inner.coalesced);
         }
-        let mut flights = self.inner.flights.lock().unwrap_or_else(|e| e.into_inner());
-        if flights.get(key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
-            flights.remove(key);
-        }
         result
     }
 
     /// The miss path of one single flight: the remote tiers, then the loader.
-    async fn load<F, Fut, E>(&self, key: &str, options: &EntryOptions, loader: F) -> Result<Arc<V>, CacheError>
+    async fn load<F, Fut, E>(
+        &self,
+        key: &str,
+        options: &EntryOptions,
+        loader: F,
+    ) -> Result<Arc<V>, CacheError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>>,
@@ -359,7 +444,9 @@ impl<V: CacheValue> TieredCache<V> {
         bump(&self.inner.loads);
         let start = quanta::Instant::now();
         let loaded = loader().await;
-        self.inner.load_latency.record(start.elapsed().as_nanos() as u64);
+        self.inner
+            .load_latency
+            .record(start.elapsed().as_nanos() as u64);
         let value = match loaded {
             Ok(v) => Arc::new(v),
             Err(e) => {
@@ -384,19 +471,39 @@ impl<V: CacheValue> TieredCache<V> {
     ///
     /// A value too large for any tier is refused before anything is written. A remote tier that
     /// fails returns [`CacheError::Tier`] after the others (and L1) were written.
-    pub async fn set_with(&self, key: &str, value: V, options: &EntryOptions) -> Result<(), CacheError> {
+    pub async fn set_with(
+        &self,
+        key: &str,
+        value: V,
+        options: &EntryOptions,
+    ) -> Result<(), CacheError> {
         self.check_key(key)?;
         self.check_tags(&options.tags)?;
         self.write(key, Arc::new(value), options).await
     }
 
-    async fn write(&self, key: &str, value: Arc<V>, options: &EntryOptions) -> Result<(), CacheError> {
-        let bytes = if self.inner.needs_bytes { Some(self.inner.codec.encode(&*value)?) } else { None };
-        let size = bytes.as_ref().map_or_else(|| Codec::estimate_size(&*value), Bytes::len);
+    async fn write(
+        &self,
+        key: &str,
+        value: Arc<V>,
+        options: &EntryOptions,
+    ) -> Result<(), CacheError> {
+        let bytes = if self.inner.needs_bytes {
+            Some(self.inner.codec.encode(&*value)?)
+        } else {
+            None
+        };
+        let size = bytes
+            .as_ref()
+            .map_or_else(|| Codec::estimate_size(&*value), Bytes::len);
         for level in &self.inner.levels {
             let limit = level.tier.max_entry_bytes();
             if size > limit {
-                return Err(CacheError::ValueTooLarge { tier: level.label, size, limit });
+                return Err(CacheError::ValueTooLarge {
+                    tier: level.label,
+                    size,
+                    limit,
+                });
             }
         }
         let now = now_millis();
@@ -418,7 +525,12 @@ impl<V: CacheValue> TieredCache<V> {
                 Some(mem) => {
                     let start = quanta::Instant::now();
                     let r = mem.set_now(key, entry);
-                    self.note_set(level, start, r.map_err(|e| self.tier_err(level, e)), &mut first_err);
+                    self.note_set(
+                        level,
+                        start,
+                        r.map_err(|e| self.tier_err(level, e)),
+                        &mut first_err,
+                    );
                 }
                 None => remote.push(async move {
                     let start = quanta::Instant::now();
@@ -427,13 +539,27 @@ impl<V: CacheValue> TieredCache<V> {
             }
         }
         for (level, start, r) in join_all(remote).await {
-            self.note_set(level, start, r.map_err(|e| self.tier_err(level, e)), &mut first_err);
+            self.note_set(
+                level,
+                start,
+                r.map_err(|e| self.tier_err(level, e)),
+                &mut first_err,
+            );
         }
         first_err.map_or(Ok(()), Err)
     }
 
-    fn note_set(&self, level: &Level, start: quanta::Instant, r: Result<(), CacheError>, err: &mut Option<CacheError>) {
-        level.counters.set_latency.record(start.elapsed().as_nanos() as u64);
+    fn note_set(
+        &self,
+        level: &Level,
+        start: quanta::Instant,
+        r: Result<(), CacheError>,
+        err: &mut Option<CacheError>,
+    ) {
+        level
+            .counters
+            .set_latency
+            .record(start.elapsed().as_nanos() as u64);
         match r {
             Ok(()) => bump(&level.counters.sets),
             Err(e) => {
@@ -447,7 +573,13 @@ impl<V: CacheValue> TieredCache<V> {
     /// Removes a key from every tier; returns whether any tier held it.
     pub async fn delete(&self, key: &str) -> Result<bool, CacheError> {
         self.check_key(key)?;
-        let results = join_all(self.inner.levels.iter().map(|l| async move { (l, l.tier.delete(key).await) })).await;
+        let results = join_all(
+            self.inner
+                .levels
+                .iter()
+                .map(|l| async move { (l, l.tier.delete(key).await) }),
+        )
+        .await;
         let mut any = false;
         let mut first_err = None;
         for (level, r) in results {
@@ -477,8 +609,13 @@ impl<V: CacheValue> TieredCache<V> {
         let tags: Vec<String> = tags.into_iter().map(Into::into).collect();
         self.check_tags(&tags)?;
         let tags = &tags;
-        let results =
-            join_all(self.inner.levels.iter().map(|l| async move { (l, l.tier.invalidate_tags(tags).await) })).await;
+        let results = join_all(
+            self.inner
+                .levels
+                .iter()
+                .map(|l| async move { (l, l.tier.invalidate_tags(tags).await) }),
+        )
+        .await;
         let mut removed = 0;
         let mut first_err = None;
         for (level, r) in results {
@@ -495,7 +632,13 @@ impl<V: CacheValue> TieredCache<V> {
 
     /// Removes every entry of this cache from every tier (only keys under its prefix in Redis).
     pub async fn clear(&self) -> Result<(), CacheError> {
-        let results = join_all(self.inner.levels.iter().map(|l| async move { (l, l.tier.clear().await) })).await;
+        let results = join_all(
+            self.inner
+                .levels
+                .iter()
+                .map(|l| async move { (l, l.tier.clear().await) }),
+        )
+        .await;
         let mut first_err = None;
         for (level, r) in results {
             if let Err(e) = r {
@@ -514,18 +657,18 @@ impl<V: CacheValue> TieredCache<V> {
             .iter()
             .map(|l| {
                 let c = &l.counters;
-                let (hits, misses) = (c.hits.load(Ordering::Relaxed), c.misses.load(Ordering::Relaxed));
+                let (hits, misses) = (c.hits.get(), c.misses.get());
                 TierStats {
                     tier: l.label,
                     kind: l.tier.kind(),
                     hits,
                     misses,
                     hit_ratio: ratio(hits, misses),
-                    sets: c.sets.load(Ordering::Relaxed),
-                    deletes: c.deletes.load(Ordering::Relaxed),
+                    sets: c.sets.get(),
+                    deletes: c.deletes.get(),
                     evictions: l.tier.evictions(),
-                    errors: c.errors.load(Ordering::Relaxed),
-                    corrupt: c.corrupt.load(Ordering::Relaxed),
+                    errors: c.errors.get(),
+                    corrupt: c.corrupt.get(),
                     bytes_stored: l.tier.bytes_stored(),
                     get_latency: c.get_latency.snapshot(),
                     set_latency: c.set_latency.snapshot(),
@@ -541,9 +684,10 @@ impl<V: CacheValue> TieredCache<V> {
             hit_ratio: ratio(hits, misses),
             tiers,
             loader: LoaderStats {
-                loads: i.loads.load(Ordering::Relaxed),
-                errors: i.load_errors.load(Ordering::Relaxed),
-                coalesced: i.coalesced.load(Ordering::Relaxed),
+                loads: i.loads.get(),
+                errors: i.load_errors.get(),
+                coalesced: i.coalesced.get(),
+                in_flight: i.flights.lock().unwrap_or_else(|e| e.into_inner()).len(),
                 latency: i.load_latency.snapshot(),
             },
         }
@@ -568,26 +712,38 @@ impl<V: CacheValue> TieredCache<V> {
             if let Some(b) = t.bytes_stored {
                 metrics::gauge!("nexus_cache_bytes", &labels).set(b as f64);
             }
-            for (op, h) in [("get", &level.counters.get_latency), ("set", &level.counters.set_latency)] {
+            for (op, h) in [
+                ("get", &level.counters.get_latency),
+                ("set", &level.counters.set_latency),
+            ] {
                 let metric = metrics::histogram!(
                     "nexus_cache_operation_duration_seconds",
                     "cache" => name.clone(), "tier" => t.tier, "op" => op
                 );
-                self.inner.exported.histogram(&format!("{}:{op}", t.tier), h, &metric);
+                self.inner
+                    .exported
+                    .histogram(&format!("{}:{op}", t.tier), h, &metric);
             }
         }
         let labels = [("cache", name.clone())];
         metrics::counter!("nexus_cache_loads_total", &labels).absolute(stats.loader.loads);
         metrics::counter!("nexus_cache_load_errors_total", &labels).absolute(stats.loader.errors);
         let metric = metrics::histogram!("nexus_cache_load_duration_seconds", &labels);
-        self.inner.exported.histogram("load", &self.inner.load_latency, &metric);
+        self.inner
+            .exported
+            .histogram("load", &self.inner.load_latency, &metric);
     }
 
     // ---- internals ----
 
     /// Index of the first tier that is not the synchronous L1.
     fn first_remote(&self) -> usize {
-        usize::from(self.inner.levels.first().is_some_and(|l| l.memory.is_some()))
+        usize::from(
+            self.inner
+                .levels
+                .first()
+                .is_some_and(|l| l.memory.is_some()),
+        )
     }
 
     /// The L1 fast path: synchronous, no decode, no allocation.
@@ -596,22 +752,32 @@ impl<V: CacheValue> TieredCache<V> {
         let level = self.inner.levels.first()?;
         let mem = level.memory.as_ref()?;
         let start = quanta::Instant::now();
-        let hit = mem.get_now(key).and_then(|e| match &e.value {
-            Value::Object(o) => o.clone().downcast::<V>().ok(),
+        let hit = mem.get_now(key, start).and_then(|s| match s.value {
+            Value::Object(o) => o.downcast::<V>().ok(),
             Value::Bytes(_) => None,
         });
-        level.counters.get_latency.record(start.elapsed().as_nanos() as u64);
-        bump(if hit.is_some() { &level.counters.hits } else { &level.counters.misses });
+        if sampled() {
+            level
+                .counters
+                .get_latency
+                .record(start.elapsed().as_nanos() as u64);
+        }
+        bump(if hit.is_some() {
+            &level.counters.hits
+        } else {
+            &level.counters.misses
+        });
         hit
     }
 
     /// L1 read that is not counted (a re-check inside a single flight).
     fn l1_peek(&self, key: &str) -> Option<Arc<V>> {
         let mem = self.inner.levels.first()?.memory.as_ref()?;
-        mem.get_now(key).and_then(|e| match &e.value {
-            Value::Object(o) => o.clone().downcast::<V>().ok(),
-            Value::Bytes(_) => None,
-        })
+        mem.get_now(key, quanta::Instant::now())
+            .and_then(|s| match s.value {
+                Value::Object(o) => o.downcast::<V>().ok(),
+                Value::Bytes(_) => None,
+            })
     }
 
     /// Tries tiers `from..` in order; returns the first hit and the first error met on the way.
@@ -620,7 +786,10 @@ impl<V: CacheValue> TieredCache<V> {
         for (i, level) in self.inner.levels.iter().enumerate().skip(from) {
             let start = quanta::Instant::now();
             let got = level.tier.get(key).await;
-            level.counters.get_latency.record(start.elapsed().as_nanos() as u64);
+            level
+                .counters
+                .get_latency
+                .record(start.elapsed().as_nanos() as u64);
             let entry = match got {
                 Ok(Some(e)) => e,
                 Ok(None) => {
@@ -651,7 +820,14 @@ impl<V: CacheValue> TieredCache<V> {
             match value {
                 Some(value) => {
                     bump(&level.counters.hits);
-                    return (Some(Found { value, entry, level: i }), first_err);
+                    return (
+                        Some(Found {
+                            value,
+                            entry,
+                            level: i,
+                        }),
+                        first_err,
+                    );
                 }
                 None => bump(&level.counters.misses),
             }
@@ -699,7 +875,12 @@ impl<V: CacheValue> TieredCache<V> {
                 None => level.tier.set(key, entry).await,
             };
             let mut ignored = None;
-            self.note_set(level, start, r.map_err(|e| self.tier_err(level, e)), &mut ignored);
+            self.note_set(
+                level,
+                start,
+                r.map_err(|e| self.tier_err(level, e)),
+                &mut ignored,
+            );
         }
     }
 
@@ -709,8 +890,15 @@ impl<V: CacheValue> TieredCache<V> {
         }
         tracing::debug!(cache = %self.inner.name, tier = level.label, error = %source, "tier error");
         match source {
-            TierError::TooLarge { size, limit } => CacheError::ValueTooLarge { tier: level.label, size, limit },
-            source => CacheError::Tier { tier: level.label, source },
+            TierError::TooLarge { size, limit } => CacheError::ValueTooLarge {
+                tier: level.label,
+                size,
+                limit,
+            },
+            source => CacheError::Tier {
+                tier: level.label,
+                source,
+            },
         }
     }
 
@@ -723,6 +911,20 @@ impl<V: CacheValue> TieredCache<V> {
             .try_for_each(|t| check_len(t, self.inner.max_key_len))
             .map_err(|reason| CacheError::InvalidTag { reason })
     }
+}
+
+/// L1 read latency is recorded for one read in [`L1_LATENCY_SAMPLE`] per thread: a hit costs about
+/// as much as two clock reads, so timing every one would be a large share of its cost.
+const L1_LATENCY_SAMPLE: u32 = 8;
+
+#[inline]
+fn sampled() -> bool {
+    thread_local!(static TICK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+    TICK.with(|t| {
+        let n = t.get().wrapping_add(1);
+        t.set(n);
+        n % L1_LATENCY_SAMPLE == 0
+    })
 }
 
 fn check_len(s: &str, max: usize) -> Result<(), String> {

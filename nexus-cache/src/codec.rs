@@ -116,8 +116,12 @@ impl Codec {
     /// Encodes a value into a frame.
     pub fn encode<V: Serialize + ?Sized>(&self, value: &V) -> Result<Bytes, CodecError> {
         let raw = match self.format {
-            Format::Postcard => postcard::to_allocvec(value).map_err(|e| CodecError::Encode(e.to_string()))?,
-            Format::Json => serde_json::to_vec(value).map_err(|e| CodecError::Encode(e.to_string()))?,
+            Format::Postcard => {
+                postcard::to_allocvec(value).map_err(|e| CodecError::Encode(e.to_string()))?
+            }
+            Format::Json => {
+                serde_json::to_vec(value).map_err(|e| CodecError::Encode(e.to_string()))?
+            }
         };
         let (compression, payload) = if raw.len() > self.threshold {
             (self.compression, compress(self.compression, raw)?)
@@ -137,10 +141,16 @@ impl Codec {
     pub fn decode<V: DeserializeOwned>(&self, frame: &[u8]) -> Result<V, CodecError> {
         let bad = |m: String| CodecError::Decode(m);
         if frame.len() < HEADER {
-            return Err(bad(format!("frame of {} bytes is shorter than its header", frame.len())));
+            return Err(bad(format!(
+                "frame of {} bytes is shorter than its header",
+                frame.len()
+            )));
         }
         if frame[0] != FRAME_VERSION {
-            return Err(bad(format!("frame version {} is not {FRAME_VERSION}", frame[0])));
+            return Err(bad(format!(
+                "frame version {} is not {FRAME_VERSION}",
+                frame[0]
+            )));
         }
         let flags = frame[1];
         let crc = u32::from_le_bytes([frame[2], frame[3], frame[4], frame[5]]);
@@ -200,13 +210,17 @@ fn decompress(flag: u8, payload: &[u8], max: usize) -> Result<Vec<u8>, CodecErro
             };
             let size = u32::from_le_bytes([size[0], size[1], size[2], size[3]]) as usize;
             if size > max {
-                return Err(bad(format!("lz4 payload claims {size} bytes, over the {max}-byte limit")));
+                return Err(bad(format!(
+                    "lz4 payload claims {size} bytes, over the {max}-byte limit"
+                )));
             }
             lz4_flex::decompress(&payload[4..], size).map_err(|e| bad(e.to_string()))
         }
         #[cfg(feature = "zstd")]
         2 => zstd::bulk::decompress(payload, max).map_err(|e| bad(e.to_string())),
-        other => Err(bad(format!("compression {other} is unknown or not compiled in"))),
+        other => Err(bad(format!(
+            "compression {other} is unknown or not compiled in"
+        ))),
     }
 }
 
@@ -225,8 +239,18 @@ mod tests {
     }
 
     fn doc() -> impl Strategy<Value = Doc> {
-        (any::<u64>(), ".{0,3000}", proptest::collection::vec("[a-z]{0,8}", 0..5), any::<Option<i32>>())
-            .prop_map(|(id, title, tags, score)| Doc { id, title, tags, score })
+        (
+            any::<u64>(),
+            ".{0,3000}",
+            proptest::collection::vec("[a-z]{0,8}", 0..5),
+            any::<Option<i32>>(),
+        )
+            .prop_map(|(id, title, tags, score)| Doc {
+                id,
+                title,
+                tags,
+                score,
+            })
     }
 
     fn codecs() -> Vec<Codec> {
@@ -237,7 +261,11 @@ mod tests {
             Codec::default().compress_above(0),
         ];
         #[cfg(feature = "zstd")]
-        v.push(Codec::default().compression(Compression::Zstd(3)).compress_above(16));
+        v.push(
+            Codec::default()
+                .compression(Compression::Zstd(3))
+                .compress_above(16),
+        );
         v
     }
 
@@ -279,10 +307,23 @@ mod tests {
 
     #[test]
     fn compression_kicks_in_above_threshold() {
-        let d = Doc { id: 1, title: "x".repeat(10_000), tags: vec![], score: None };
+        let d = Doc {
+            id: 1,
+            title: "x".repeat(10_000),
+            tags: vec![],
+            score: None,
+        };
         let small = Codec::default().encode(&d).unwrap();
-        let plain = Codec::default().compression(Compression::None).encode(&d).unwrap();
-        assert!(small.len() * 10 < plain.len(), "{} vs {}", small.len(), plain.len());
+        let plain = Codec::default()
+            .compression(Compression::None)
+            .encode(&d)
+            .unwrap();
+        assert!(
+            small.len() * 10 < plain.len(),
+            "{} vs {}",
+            small.len(),
+            plain.len()
+        );
     }
 
     #[test]
@@ -298,7 +339,10 @@ mod tests {
         let big = vec![0u8; 1 << 20];
         let codec = Codec::default().compress_above(0);
         let bytes = codec.encode(&big).unwrap();
-        let err = codec.max_decoded_size(1024).decode::<Vec<u8>>(&bytes).unwrap_err();
+        let err = codec
+            .max_decoded_size(1024)
+            .decode::<Vec<u8>>(&bytes)
+            .unwrap_err();
         assert!(err.to_string().contains("limit"), "{err}");
     }
 }

@@ -14,10 +14,14 @@ pub fn now_millis() -> u64 {
         .unwrap_or(0)
 }
 
-/// The absolute expiry of an entry written at `now` with `ttl`.
+/// The latest expiry any entry can have: 9999-12-31T23:59:59.999Z. Longer TTLs are clamped to it,
+/// so every expiry is a valid Redis `PXAT` argument.
+pub const MAX_EXPIRY: u64 = 253_402_300_799_999;
+
+/// The absolute expiry of an entry written at `now` with `ttl` (at most [`MAX_EXPIRY`]).
 pub fn expires_at(now: u64, ttl: Duration) -> u64 {
     let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-    now.saturating_add(ttl_ms)
+    now.saturating_add(ttl_ms).min(MAX_EXPIRY)
 }
 
 /// Time left before `expires_at`, or `None` once it has passed.
@@ -48,13 +52,14 @@ mod tests {
     }
 
     #[test]
-    fn huge_ttl_saturates() {
-        assert_eq!(expires_at(10, Duration::MAX), u64::MAX);
+    fn huge_ttl_is_clamped() {
+        assert_eq!(expires_at(10, Duration::MAX), MAX_EXPIRY);
+        assert_eq!(expires_at(u64::MAX, Duration::from_secs(1)), MAX_EXPIRY);
     }
 
     proptest! {
         #[test]
-        fn expiry_round_trips(now in 0u64..u64::MAX / 2, ttl_ms in 1u64..u64::MAX / 4) {
+        fn expiry_round_trips(now in 0u64..MAX_EXPIRY / 2, ttl_ms in 1u64..MAX_EXPIRY / 2) {
             let at = expires_at(now, Duration::from_millis(ttl_ms));
             prop_assert_eq!(remaining(at, now), Some(Duration::from_millis(ttl_ms)));
         }
@@ -63,7 +68,7 @@ mod tests {
         fn capped_never_extends(exp in any::<u64>(), now in any::<u64>(), ttl_ms in any::<u64>()) {
             let c = capped(exp, now, Duration::from_millis(ttl_ms));
             prop_assert!(c <= exp);
-            prop_assert!(c <= now.saturating_add(ttl_ms));
+            prop_assert!(c <= now.saturating_add(ttl_ms).min(MAX_EXPIRY));
         }
 
         #[test]

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use moka::notification::RemovalCause;
@@ -10,14 +10,61 @@ use moka::sync::Cache;
 
 use crate::error::TierError;
 use crate::expiry::{now_millis, remaining};
-use crate::tier::{Entry, Tier};
+
+/// What moka holds: the entry and its deadline on the cheap monotonic clock, so a read checks
+/// expiry with one `quanta` read instead of a wall-clock call.
+///
+/// Stored inline (not behind another `Arc`) and tags only when present, so a hit touches moka's
+/// entry and the value's allocation, nothing more.
+#[derive(Debug, Clone)]
+pub(crate) struct Slot {
+    pub(crate) value: Value,
+    deadline: quanta::Instant,
+    expires_at: u64,
+    size: usize,
+    tags: Option<Arc<[String]>>,
+}
+
+impl Slot {
+    fn entry(&self) -> Entry {
+        Entry {
+            value: self.value.clone(),
+            expires_at: self.expires_at,
+            tags: self.tags.clone().unwrap_or_else(|| Arc::new([])),
+            size: self.size,
+        }
+    }
+
+    fn has_any_tag(&self, tags: &[String]) -> bool {
+        self.tags
+            .as_ref()
+            .is_some_and(|mine| mine.iter().any(|t| tags.contains(t)))
+    }
+
+    fn weight(&self, key: &str) -> usize {
+        key.len()
+            + self.size
+            + ENTRY_OVERHEAD
+            + self
+                .tags
+                .as_ref()
+                .map_or(0, |t| t.iter().map(|t| t.len() + 16).sum::<usize>())
+    }
+}
+use crate::tier::{Entry, Tier, Value};
 
 /// Per-entry bookkeeping moka and this tier add on top of the key and value, in bytes (an estimate
 /// used by the weigher so that many tiny entries still count).
 const ENTRY_OVERHEAD: usize = 96;
 
 /// The in-process tier: a [moka](https://docs.rs/moka) cache bounded by *bytes* (weigher over key
-/// and entry size), with each entry's own absolute expiry, TinyLFU admission and LRU eviction.
+/// and entry size), TinyLFU admission and LRU eviction, with each entry's own expiry.
+///
+/// Expiry: every entry expires at its own absolute time, checked on read against a monotonic
+/// deadline; moka additionally drops anything older than the tier's `max_ttl` (default: the tier
+/// TTL), so an L1 never keeps an entry longer than that, whatever TTL the writer asked for.
+/// (Checking the deadline ourselves instead of using moka's per-entry `Expiry` callbacks makes an
+/// L1 hit about 70 ns cheaper: see `BENCHMARKS.md`.)
 ///
 /// ```
 /// use nexus_cache::MemoryTier;
@@ -30,8 +77,9 @@ const ENTRY_OVERHEAD: usize = 96;
 /// ```
 #[derive(Debug, Clone)]
 pub struct MemoryTier {
-    cache: Cache<String, Arc<Entry>>,
+    cache: Cache<String, Slot>,
     ttl: Duration,
+    max_ttl: Duration,
     max_bytes: u64,
     max_entry_bytes: usize,
     evictions: Arc<AtomicU64>,
@@ -43,13 +91,19 @@ pub struct MemoryTier {
 pub struct MemoryTierBuilder {
     max_bytes: u64,
     ttl: Duration,
+    max_ttl: Option<Duration>,
     max_entry_bytes: Option<usize>,
 }
 
 impl MemoryTier {
     /// A builder with the spec's L1 defaults (512 MiB, TTL 5 minutes).
     pub fn builder() -> MemoryTierBuilder {
-        MemoryTierBuilder { max_bytes: 512 << 20, ttl: Duration::from_secs(300), max_entry_bytes: None }
+        MemoryTierBuilder {
+            max_bytes: 512 << 20,
+            ttl: Duration::from_secs(300),
+            max_ttl: None,
+            max_entry_bytes: None,
+        }
     }
 
     /// The byte bound.
@@ -57,18 +111,42 @@ impl MemoryTier {
         self.max_bytes
     }
 
-    /// Synchronous read used by the cache's L1 fast path.
-    pub(crate) fn get_now(&self, key: &str) -> Option<Arc<Entry>> {
-        self.cache.get(key)
+    /// Synchronous read used by the cache's L1 fast path; `now` is the caller's clock reading.
+    #[inline]
+    pub(crate) fn get_now(&self, key: &str, now: quanta::Instant) -> Option<Slot> {
+        let slot = self.cache.get(key)?;
+        if now >= slot.deadline {
+            self.cache.invalidate(key);
+            return None;
+        }
+        Some(slot)
     }
 
     /// Synchronous write used by the cache (L1 writes are synchronous).
     pub(crate) fn set_now(&self, key: &str, entry: Entry) -> Result<(), TierError> {
-        let size = weight(key, &entry);
-        if size > self.max_entry_bytes {
-            return Err(TierError::TooLarge { size, limit: self.max_entry_bytes });
+        if entry.size > self.max_entry_bytes {
+            return Err(TierError::TooLarge {
+                size: entry.size,
+                limit: self.max_entry_bytes,
+            });
         }
-        self.cache.insert(key.to_owned(), Arc::new(entry));
+        let left = remaining(entry.expires_at, now_millis())
+            .unwrap_or(Duration::ZERO)
+            .min(self.max_ttl);
+        let deadline = quanta::Instant::now() + left;
+        let tags = if entry.tags.is_empty() {
+            None
+        } else {
+            Some(entry.tags)
+        };
+        let slot = Slot {
+            value: entry.value,
+            deadline,
+            expires_at: entry.expires_at,
+            size: entry.size,
+            tags,
+        };
+        self.cache.insert(key.to_owned(), slot);
         Ok(())
     }
 
@@ -92,6 +170,12 @@ impl MemoryTierBuilder {
         self
     }
 
+    /// Longest any entry stays, whatever TTL its writer gave. Default: the tier TTL.
+    pub fn max_ttl(mut self, max_ttl: Duration) -> Self {
+        self.max_ttl = Some(max_ttl);
+        self
+    }
+
     /// Largest single entry accepted. Default: 1/8 of `max_bytes` (and at most 4 GiB).
     pub fn max_entry_bytes(mut self, bytes: usize) -> Self {
         self.max_entry_bytes = Some(bytes);
@@ -100,12 +184,13 @@ impl MemoryTierBuilder {
 
     /// Builds the tier.
     pub fn build(self) -> MemoryTier {
+        let max_ttl = self.max_ttl.unwrap_or(self.ttl).max(self.ttl);
         let evictions = Arc::new(AtomicU64::new(0));
         let counter = evictions.clone();
         let cache = Cache::builder()
             .max_capacity(self.max_bytes)
-            .weigher(|k: &String, e: &Arc<Entry>| u32::try_from(weight(k, e)).unwrap_or(u32::MAX))
-            .expire_after(EntryExpiry)
+            .weigher(|k: &String, s: &Slot| u32::try_from(s.weight(k)).unwrap_or(u32::MAX))
+            .time_to_live(max_ttl)
             .support_invalidation_closures()
             .eviction_listener(move |_k, _v, cause| {
                 if cause == RemovalCause::Size {
@@ -113,37 +198,17 @@ impl MemoryTierBuilder {
                 }
             })
             .build();
-        let default_entry = usize::try_from(self.max_bytes / 8).unwrap_or(usize::MAX).min(u32::MAX as usize);
+        let default_entry = usize::try_from(self.max_bytes / 8)
+            .unwrap_or(usize::MAX)
+            .min(u32::MAX as usize);
         MemoryTier {
             cache,
             ttl: self.ttl,
+            max_ttl,
             max_bytes: self.max_bytes,
             max_entry_bytes: self.max_entry_bytes.unwrap_or(default_entry),
             evictions,
         }
-    }
-}
-
-fn weight(key: &str, e: &Entry) -> usize {
-    key.len() + e.size + ENTRY_OVERHEAD + e.tags.iter().map(|t| t.len() + 16).sum::<usize>()
-}
-
-/// Each entry lives until its own absolute expiry.
-struct EntryExpiry;
-
-impl moka::Expiry<String, Arc<Entry>> for EntryExpiry {
-    fn expire_after_create(&self, _k: &String, e: &Arc<Entry>, _at: Instant) -> Option<Duration> {
-        Some(remaining(e.expires_at, now_millis()).unwrap_or(Duration::ZERO))
-    }
-
-    fn expire_after_update(
-        &self,
-        _k: &String,
-        e: &Arc<Entry>,
-        _at: Instant,
-        _left: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(remaining(e.expires_at, now_millis()).unwrap_or(Duration::ZERO))
     }
 }
 
@@ -178,7 +243,7 @@ impl Tier for MemoryTier {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Entry>, TierError> {
-        Ok(self.get_now(key).map(|e| (*e).clone()))
+        Ok(self.get_now(key, quanta::Instant::now()).map(|s| s.entry()))
     }
 
     async fn set(&self, key: &str, entry: Entry) -> Result<(), TierError> {
@@ -194,7 +259,7 @@ impl Tier for MemoryTier {
     async fn invalidate_tags(&self, tags: &[String]) -> Result<u64, TierError> {
         let tags: Vec<String> = tags.to_vec();
         self.cache
-            .invalidate_entries_if(move |_, e| e.tags.iter().any(|t| tags.contains(t)))
+            .invalidate_entries_if(move |_, s| s.has_any_tag(&tags))
             .map_err(|e| TierError::Other(Arc::new(std::io::Error::other(e.to_string()))))?;
         Ok(0)
     }

@@ -44,20 +44,30 @@ struct Settings {
 
 impl Settings {
     fn new(ttl: Duration) -> Self {
-        Self { prefix: "nexus".into(), ttl, max_entry_bytes: 16 << 20, timeout: Duration::from_secs(1) }
+        Self {
+            prefix: "nexus".into(),
+            ttl,
+            max_entry_bytes: 16 << 20,
+            timeout: Duration::from_secs(1),
+        }
     }
 
     fn validate(&self) -> Result<(), TierError> {
         let ok = !self.prefix.is_empty()
             && self.prefix.len() <= 64
-            && self.prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+            && self
+                .prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
         if ok {
             Ok(())
         } else {
-            Err(TierError::Other(std::sync::Arc::new(std::io::Error::other(format!(
-                "prefix {:?} must be 1-64 characters of [A-Za-z0-9_.-]",
-                self.prefix
-            )))))
+            Err(TierError::Other(std::sync::Arc::new(
+                std::io::Error::other(format!(
+                    "prefix {:?} must be 1-64 characters of [A-Za-z0-9_.-]",
+                    self.prefix
+                )),
+            )))
         }
     }
 
@@ -117,7 +127,9 @@ pub struct RedisTier {
 
 impl std::fmt::Debug for RedisTier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisTier").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("RedisTier")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -132,7 +144,10 @@ pub struct RedisTierBuilder {
 impl RedisTier {
     /// A builder for the node at `url` (`redis://[:password@]host:port/[db]`).
     pub fn builder(url: impl Into<String>) -> RedisTierBuilder {
-        RedisTierBuilder { url: url.into(), settings: Settings::new(Duration::from_secs(3600)) }
+        RedisTierBuilder {
+            url: url.into(),
+            settings: Settings::new(Duration::from_secs(3600)),
+        }
     }
 }
 
@@ -148,7 +163,10 @@ impl RedisTierBuilder {
             .set_response_timeout(Some(self.settings.timeout))
             .set_number_of_retries(2);
         let conn = ConnectionManager::new_with_config(client, config).await?;
-        Ok(RedisTier { settings: self.settings, conn })
+        Ok(RedisTier {
+            settings: self.settings,
+            conn,
+        })
     }
 }
 
@@ -171,7 +189,9 @@ pub struct ClusterTier {
 #[cfg(feature = "cluster")]
 impl std::fmt::Debug for ClusterTier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClusterTier").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("ClusterTier")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -212,7 +232,10 @@ impl ClusterTierBuilder {
             .retries(2)
             .build()?;
         let conn = client.get_async_connection().await?;
-        Ok(ClusterTier { settings: self.settings, conn })
+        Ok(ClusterTier {
+            settings: self.settings,
+            conn,
+        })
     }
 }
 
@@ -237,14 +260,20 @@ fn decode_frame(frame: Bytes) -> Result<Entry, TierError> {
     let corrupt = |m: &str| TierError::Corrupt(m.to_owned());
     let mut pos = 0usize;
     let take = |pos: &mut usize, n: usize| -> Result<std::ops::Range<usize>, TierError> {
-        let end = pos.checked_add(n).filter(|&e| e <= frame.len()).ok_or_else(|| corrupt("truncated frame"))?;
+        let end = pos
+            .checked_add(n)
+            .filter(|&e| e <= frame.len())
+            .ok_or_else(|| corrupt("truncated frame"))?;
         let r = *pos..end;
         *pos = end;
         Ok(r)
     };
     let v = take(&mut pos, 1)?;
     if frame[v.start] != FRAME_VERSION {
-        return Err(TierError::Corrupt(format!("frame version {} is not {FRAME_VERSION}", frame[v.start])));
+        return Err(TierError::Corrupt(format!(
+            "frame version {} is not {FRAME_VERSION}",
+            frame[v.start]
+        )));
     }
     let r = take(&mut pos, 8)?;
     let expires_at = u64::from_le_bytes(frame[r].try_into().map_err(|_| corrupt("bad expiry"))?);
@@ -253,19 +282,27 @@ fn decode_frame(frame: Bytes) -> Result<Entry, TierError> {
     let mut tags = Vec::with_capacity(n.min(64));
     for _ in 0..n {
         let r = take(&mut pos, 2)?;
-        let len = u16::from_le_bytes(frame[r].try_into().map_err(|_| corrupt("bad tag length"))?) as usize;
+        let len = u16::from_le_bytes(frame[r].try_into().map_err(|_| corrupt("bad tag length"))?)
+            as usize;
         let r = take(&mut pos, len)?;
         let tag = std::str::from_utf8(&frame[r]).map_err(|_| corrupt("tag is not UTF-8"))?;
         tags.push(tag.to_owned());
     }
     let value = frame.slice(pos..);
-    Ok(Entry { size: value.len(), value: Value::Bytes(value), expires_at, tags: tags.into() })
+    Ok(Entry {
+        size: value.len(),
+        value: Value::Bytes(value),
+        expires_at,
+        tags: tags.into(),
+    })
 }
 
 fn entry_bytes(entry: &Entry) -> Result<&Bytes, TierError> {
     match &entry.value {
         Value::Bytes(b) => Ok(b),
-        Value::Object(_) => Err(TierError::Corrupt("a remote tier can only store encoded bytes".into())),
+        Value::Object(_) => Err(TierError::Corrupt(
+            "a remote tier can only store encoded bytes".into(),
+        )),
     }
 }
 
@@ -273,12 +310,18 @@ fn entry_bytes(entry: &Entry) -> Result<&Bytes, TierError> {
 fn set_commands(s: &Settings, key: &str, entry: &Entry) -> Result<Vec<(String, Cmd)>, TierError> {
     let frame = encode_frame(entry, entry_bytes(entry)?);
     if frame.len() > s.max_entry_bytes {
-        return Err(TierError::TooLarge { size: frame.len(), limit: s.max_entry_bytes });
+        return Err(TierError::TooLarge {
+            size: frame.len(),
+            limit: s.max_entry_bytes,
+        });
     }
     let data_key = s.data_key(key);
     let mut cmds = Vec::with_capacity(1 + 3 * entry.tags.len());
     let mut set = redis::cmd("SET");
-    set.arg(&data_key).arg(frame).arg("PXAT").arg(entry.expires_at);
+    set.arg(&data_key)
+        .arg(frame)
+        .arg("PXAT")
+        .arg(entry.expires_at);
     cmds.push((data_key, set));
     for tag in entry.tags.iter() {
         let tk = s.tag_key(tag);
@@ -305,7 +348,16 @@ fn parse_get(v: Option<Vec<u8>>) -> Result<Option<Entry>, TierError> {
 }
 
 fn count(values: &[RedisValue]) -> u64 {
-    values.iter().map(|v| if let RedisValue::Int(n) = v { *n as u64 } else { 0 }).sum()
+    values
+        .iter()
+        .map(|v| {
+            if let RedisValue::Int(n) = v {
+                *n as u64
+            } else {
+                0
+            }
+        })
+        .sum()
 }
 
 fn members(v: &RedisValue) -> Vec<String> {
@@ -338,7 +390,10 @@ impl Tier for RedisTier {
 
     async fn get(&self, key: &str) -> Result<Option<Entry>, TierError> {
         let mut conn = self.conn.clone();
-        let v: Option<Vec<u8>> = redis::cmd("GET").arg(self.settings.data_key(key)).query_async(&mut conn).await?;
+        let v: Option<Vec<u8>> = redis::cmd("GET")
+            .arg(self.settings.data_key(key))
+            .query_async(&mut conn)
+            .await?;
         parse_get(v)
     }
 
@@ -354,7 +409,10 @@ impl Tier for RedisTier {
 
     async fn delete(&self, key: &str) -> Result<bool, TierError> {
         let mut conn = self.conn.clone();
-        let n: u64 = redis::cmd("DEL").arg(self.settings.data_key(key)).query_async(&mut conn).await?;
+        let n: u64 = redis::cmd("DEL")
+            .arg(self.settings.data_key(key))
+            .query_async(&mut conn)
+            .await?;
         Ok(n > 0)
     }
 
@@ -368,7 +426,11 @@ impl Tier for RedisTier {
             pipe.cmd("SMEMBERS").arg(self.settings.tag_key(t));
         }
         let sets: Vec<RedisValue> = pipe.query_async(&mut conn).await?;
-        let mut keys: Vec<String> = sets.iter().flat_map(members).map(|k| self.settings.data_key(&k)).collect();
+        let mut keys: Vec<String> = sets
+            .iter()
+            .flat_map(members)
+            .map(|k| self.settings.data_key(&k))
+            .collect();
         keys.sort_unstable();
         keys.dedup();
         let mut pipe = Pipeline::new();
@@ -395,7 +457,10 @@ impl Tier for RedisTier {
                 .query_async(&mut conn)
                 .await?;
             if !keys.is_empty() {
-                redis::cmd("UNLINK").arg(&keys).query_async::<()>(&mut conn).await?;
+                redis::cmd("UNLINK")
+                    .arg(&keys)
+                    .query_async::<()>(&mut conn)
+                    .await?;
             }
             if next == 0 {
                 return Ok(());
@@ -415,7 +480,10 @@ mod cluster_impl {
         async fn per_slot(&self, cmds: Vec<(String, Cmd)>) -> Result<Vec<RedisValue>, TierError> {
             let mut groups: HashMap<Slot, Pipeline> = HashMap::new();
             for (key, cmd) in cmds {
-                groups.entry(Slot::for_key(&key)).or_default().add_command(cmd);
+                groups
+                    .entry(Slot::for_key(&key))
+                    .or_default()
+                    .add_command(cmd);
             }
             let runs = groups.into_values().map(|pipe| {
                 let mut conn = self.conn.clone();
@@ -433,12 +501,21 @@ mod cluster_impl {
                     RoutingInfo::SingleNode(SingleNodeRoutingInfo::RandomPrimary),
                 )
                 .await?;
-            let int = |v: &RedisValue| if let RedisValue::Int(n) = v { u16::try_from(*n).ok() } else { None };
+            let int = |v: &RedisValue| {
+                if let RedisValue::Int(n) = v {
+                    u16::try_from(*n).ok()
+                } else {
+                    None
+                }
+            };
             let mut by_master: HashMap<String, u16> = HashMap::new();
             if let RedisValue::Array(ranges) = reply {
                 for range in ranges {
-                    let RedisValue::Array(fields) = range else { continue };
-                    let (Some(start), Some(RedisValue::Array(master))) = (fields.first().and_then(int), fields.get(2))
+                    let RedisValue::Array(fields) = range else {
+                        continue;
+                    };
+                    let (Some(start), Some(RedisValue::Array(master))) =
+                        (fields.first().and_then(int), fields.get(2))
                     else {
                         continue;
                     };
@@ -447,7 +524,9 @@ mod cluster_impl {
                 }
             }
             if by_master.is_empty() {
-                return Err(TierError::Corrupt("CLUSTER SLOTS returned no slot ranges".into()));
+                return Err(TierError::Corrupt(
+                    "CLUSTER SLOTS returned no slot ranges".into(),
+                ));
             }
             Ok(by_master.into_values().collect())
         }
@@ -469,19 +548,25 @@ mod cluster_impl {
 
         async fn get(&self, key: &str) -> Result<Option<Entry>, TierError> {
             let mut conn = self.conn.clone();
-            let v: Option<Vec<u8>> =
-                redis::cmd("GET").arg(self.settings.data_key(key)).query_async(&mut conn).await?;
+            let v: Option<Vec<u8>> = redis::cmd("GET")
+                .arg(self.settings.data_key(key))
+                .query_async(&mut conn)
+                .await?;
             parse_get(v)
         }
 
         async fn set(&self, key: &str, entry: Entry) -> Result<(), TierError> {
-            self.per_slot(set_commands(&self.settings, key, &entry)?).await?;
+            self.per_slot(set_commands(&self.settings, key, &entry)?)
+                .await?;
             Ok(())
         }
 
         async fn delete(&self, key: &str) -> Result<bool, TierError> {
             let mut conn = self.conn.clone();
-            let n: u64 = redis::cmd("DEL").arg(self.settings.data_key(key)).query_async(&mut conn).await?;
+            let n: u64 = redis::cmd("DEL")
+                .arg(self.settings.data_key(key))
+                .query_async(&mut conn)
+                .await?;
             Ok(n > 0)
         }
 
@@ -496,7 +581,11 @@ mod cluster_impl {
                 })
                 .collect();
             let sets = self.per_slot(reads).await?;
-            let mut keys: Vec<String> = sets.iter().flat_map(members).map(|k| self.settings.data_key(&k)).collect();
+            let mut keys: Vec<String> = sets
+                .iter()
+                .flat_map(members)
+                .map(|k| self.settings.data_key(&k))
+                .collect();
             keys.sort_unstable();
             keys.dedup();
             let dels = |keys: Vec<String>| -> Vec<(String, Cmd)> {
@@ -509,7 +598,11 @@ mod cluster_impl {
                     .collect()
             };
             let tag_keys = tags.iter().map(|t| self.settings.tag_key(t)).collect();
-            let (data, _) = futures_util::future::try_join(self.per_slot(dels(keys)), self.per_slot(dels(tag_keys))).await?;
+            let (data, _) = futures_util::future::try_join(
+                self.per_slot(dels(keys)),
+                self.per_slot(dels(tag_keys)),
+            )
+            .await?;
             Ok(count(&data))
         }
 
@@ -522,7 +615,13 @@ mod cluster_impl {
                     let mut conn = self.conn.clone();
                     let reply = conn
                         .route_command(
-                            redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000).clone(),
+                            redis::cmd("SCAN")
+                                .arg(cursor)
+                                .arg("MATCH")
+                                .arg(&pattern)
+                                .arg("COUNT")
+                                .arg(1000)
+                                .clone(),
                             RoutingInfo::SingleNode(route.clone()),
                         )
                         .await?;

@@ -26,32 +26,90 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Serialize;
 
 const BUCKETS: usize = 40;
+/// Counters are striped over this many cache lines so threads do not contend on one.
+const STRIPES: usize = 8;
 
-/// A lock-free histogram of durations in nanoseconds, in power-of-two buckets.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Line<T>(T);
+
+/// This thread's stripe: threads are given stripes round-robin on first use.
+#[inline]
+fn stripe() -> usize {
+    use std::cell::Cell;
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    thread_local!(static MINE: Cell<usize> = const { Cell::new(usize::MAX) });
+    MINE.with(|m| {
+        let s = m.get();
+        if s != usize::MAX {
+            return s;
+        }
+        let s = (NEXT.fetch_add(1, Ordering::Relaxed) as usize) % STRIPES;
+        m.set(s);
+        s
+    })
+}
+
+/// A monotonic counter, striped across cache lines: an increment never bounces a line between
+/// cores; a read sums the stripes.
+#[derive(Debug)]
+pub(crate) struct Counter {
+    cells: [Line<AtomicU64>; STRIPES],
+}
+
+impl Counter {
+    pub(crate) fn new() -> Self {
+        Self {
+            cells: std::array::from_fn(|_| Line(AtomicU64::new(0))),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn incr(&self) {
+        self.cells[stripe()].0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> u64 {
+        self.cells.iter().map(|c| c.0.load(Ordering::Relaxed)).sum()
+    }
+}
+
+/// A lock-free histogram of durations in nanoseconds, in power-of-two buckets, striped like
+/// [`Counter`]. The last slot of each stripe holds the sum.
 #[derive(Debug)]
 pub(crate) struct Histogram {
-    buckets: [AtomicU64; BUCKETS],
-    sum_ns: AtomicU64,
+    stripes: [Line<[AtomicU64; BUCKETS + 1]>; STRIPES],
 }
 
 impl Histogram {
     pub(crate) fn new() -> Self {
-        Self { buckets: std::array::from_fn(|_| AtomicU64::new(0)), sum_ns: AtomicU64::new(0) }
+        Self {
+            stripes: std::array::from_fn(|_| Line(std::array::from_fn(|_| AtomicU64::new(0)))),
+        }
     }
 
     #[inline]
     pub(crate) fn record(&self, ns: u64) {
         let i = (u64::BITS - ns.leading_zeros()) as usize;
-        self.buckets[i.min(BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
-        self.sum_ns.fetch_add(ns, Ordering::Relaxed);
+        let line = &self.stripes[stripe()].0;
+        line[i.min(BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
+        line[BUCKETS].fetch_add(ns, Ordering::Relaxed);
     }
 
     fn counts(&self) -> [u64; BUCKETS] {
-        std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed))
+        std::array::from_fn(|i| {
+            self.stripes
+                .iter()
+                .map(|s| s.0[i].load(Ordering::Relaxed))
+                .sum()
+        })
     }
 
     pub(crate) fn snapshot(&self) -> Latency {
-        Latency::from_counts(&self.counts(), self.sum_ns.load(Ordering::Relaxed))
+        let sum = self.stripes.iter().fold(0u64, |a, s| {
+            a.wrapping_add(s.0[BUCKETS].load(Ordering::Relaxed))
+        });
+        Latency::from_counts(&self.counts(), sum)
     }
 }
 
@@ -61,7 +119,11 @@ fn upper_ns(i: usize) -> f64 {
 }
 
 fn lower_ns(i: usize) -> f64 {
-    if i == 0 { 0.0 } else { (1u64 << (i - 1)) as f64 }
+    if i == 0 {
+        0.0
+    } else {
+        (1u64 << (i - 1)) as f64
+    }
 }
 
 /// A latency summary from a histogram (microseconds; quantiles interpolated inside the bucket,
@@ -112,12 +174,12 @@ impl Latency {
 /// The live counters of one tier.
 #[derive(Debug)]
 pub(crate) struct Counters {
-    pub(crate) hits: AtomicU64,
-    pub(crate) misses: AtomicU64,
-    pub(crate) sets: AtomicU64,
-    pub(crate) deletes: AtomicU64,
-    pub(crate) errors: AtomicU64,
-    pub(crate) corrupt: AtomicU64,
+    pub(crate) hits: Counter,
+    pub(crate) misses: Counter,
+    pub(crate) sets: Counter,
+    pub(crate) deletes: Counter,
+    pub(crate) errors: Counter,
+    pub(crate) corrupt: Counter,
     pub(crate) get_latency: Histogram,
     pub(crate) set_latency: Histogram,
 }
@@ -125,12 +187,12 @@ pub(crate) struct Counters {
 impl Counters {
     pub(crate) fn new() -> Self {
         Self {
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-            sets: AtomicU64::new(0),
-            deletes: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-            corrupt: AtomicU64::new(0),
+            hits: Counter::new(),
+            misses: Counter::new(),
+            sets: Counter::new(),
+            deletes: Counter::new(),
+            errors: Counter::new(),
+            corrupt: Counter::new(),
             get_latency: Histogram::new(),
             set_latency: Histogram::new(),
         }
@@ -138,8 +200,8 @@ impl Counters {
 }
 
 #[inline]
-pub(crate) fn bump(c: &AtomicU64) {
-    c.fetch_add(1, Ordering::Relaxed);
+pub(crate) fn bump(c: &Counter) {
+    c.incr();
 }
 
 /// A snapshot of one tier's figures.
@@ -184,6 +246,8 @@ pub struct LoaderStats {
     pub errors: u64,
     /// Callers that waited on another caller's load instead of running their own.
     pub coalesced: u64,
+    /// Keys being loaded right now.
+    pub in_flight: usize,
     /// Loader latency.
     pub latency: Latency,
 }
@@ -203,7 +267,11 @@ pub struct CacheStats {
 }
 
 pub(crate) fn ratio(hits: u64, misses: u64) -> f64 {
-    if hits + misses == 0 { 0.0 } else { hits as f64 / (hits + misses) as f64 }
+    if hits + misses == 0 {
+        0.0
+    } else {
+        hits as f64 / (hits + misses) as f64
+    }
 }
 
 /// Remembers what was last exported so histogram buckets are published as deltas.
@@ -245,7 +313,10 @@ mod tests {
         assert_eq!(s.count, 100);
         assert!(s.p50_us > 0.5 && s.p50_us <= 1.03, "{s:?}");
         assert!(s.p99_us <= 1.03, "{s:?}");
-        assert!((s.mean_us - (99.0 * 1.0 + 1000.0) / 100.0).abs() < 1e-9, "{s:?}");
+        assert!(
+            (s.mean_us - (99.0 * 1.0 + 1000.0) / 100.0).abs() < 1e-9,
+            "{s:?}"
+        );
     }
 
     #[test]

@@ -36,15 +36,28 @@ impl PostgresServer {
         let sock = dir.path().join("sock");
         std::fs::create_dir_all(&sock).unwrap_or_else(|e| panic!("cannot create socket dir: {e}"));
         if as_postgres {
-            run(Command::new("chown").arg("-R").arg("postgres:postgres").arg(dir.path()));
+            run(Command::new("chown")
+                .arg("-R")
+                .arg("postgres:postgres")
+                .arg(dir.path()));
         }
         let port = free_port();
-        let server = Self { port, data, log: dir.path().join("postgres.log"), as_postgres, _dir: dir };
-        run(server
-            .command("initdb")
-            .arg("-D")
-            .arg(&server.data)
-            .args(["-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"]));
+        let server = Self {
+            port,
+            data,
+            log: dir.path().join("postgres.log"),
+            as_postgres,
+            _dir: dir,
+        };
+        run(server.command("initdb").arg("-D").arg(&server.data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ]));
         let conf = format!(
             "\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\n\
              shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\n\
@@ -78,7 +91,14 @@ impl PostgresServer {
     /// When `psql` fails: a test helper, not an API.
     pub fn psql(&self, sql: &str) -> String {
         run(Command::new(require("psql"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
             .args(["-d", "postgres", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql]))
     }
 

@@ -17,7 +17,12 @@ pub(crate) struct Managed {
 
 impl Managed {
     pub(crate) fn new(program: PathBuf, args: Vec<String>, log: PathBuf) -> Self {
-        Self { program, args, log, child: Mutex::new(None) }
+        Self {
+            program,
+            args,
+            log,
+            child: Mutex::new(None),
+        }
     }
 
     /// Starts the process (no-op when it is running).
@@ -31,7 +36,9 @@ impl Managed {
             .append(true)
             .open(&self.log)
             .unwrap_or_else(|e| panic!("cannot open log {}: {e}", self.log.display()));
-        let err = log.try_clone().unwrap_or_else(|e| panic!("cannot clone log handle: {e}"));
+        let err = log
+            .try_clone()
+            .unwrap_or_else(|e| panic!("cannot clone log handle: {e}"));
         let spawned = Command::new(&self.program)
             .args(&self.args)
             .stdin(Stdio::null())

@@ -36,9 +36,13 @@ fn cluster_has_three_masters_covering_all_slots() {
 fn postgres_runs_with_pg_stat_statements() {
     let pg = PostgresServer::start();
     assert_eq!(pg.psql("select 1").trim(), "1");
-    assert_eq!(pg.psql("show shared_preload_libraries").trim(), "pg_stat_statements");
+    assert_eq!(
+        pg.psql("show shared_preload_libraries").trim(),
+        "pg_stat_statements"
+    );
     pg.psql("create extension pg_stat_statements");
-    let version = pg.psql("select extversion from pg_extension where extname = 'pg_stat_statements'");
+    let version =
+        pg.psql("select extversion from pg_extension where extname = 'pg_stat_statements'");
     assert!(version.trim().starts_with("1."), "{version}");
     assert!(pg.psql("show server_version").starts_with("15."));
     pg.stop();
