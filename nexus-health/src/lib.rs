@@ -1,5 +1,41 @@
-//! `nexus-health`: HealthLayer, 0–100 health score, dependency probes and health endpoints. Not implemented yet: see the open issue "nexus-health".
-//!
-//! This crate compiles and is part of the workspace so the facade and CI cover it; it exports
-//! nothing yet.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
+
+mod health;
+mod histogram;
+mod layer;
+mod probe;
+mod probes;
+mod recorder;
+mod resources;
+mod score;
+mod time;
+
+#[cfg(feature = "http")]
+pub mod endpoints;
+
+pub use health::{Health, HealthBuilder, HealthReport};
+#[cfg(feature = "http")]
+pub use layer::MatchedPathRoute;
+pub use layer::{
+    ErrorPolicy, HealthLayer, HealthService, ResponseFuture, RouteExtractor,
+    ServerErrorsAsFailures, UriPathRoute,
+};
+#[cfg(feature = "http")]
+pub use probe::HttpProbe;
+#[cfg(feature = "postgres")]
+pub use probe::PostgresProbe;
+#[cfg(feature = "redis")]
+pub use probe::RedisProbe;
+pub use probe::{FnProbe, Probe, ProbeResult, ProbeStatus};
+pub use probes::{ProbeSpec, Probes, ProbesBuilder};
+pub use recorder::{
+    OVERFLOW, Outcome, Recorder, RecorderBuilder, Route, RouteTotals, RouteWindow, UNMATCHED,
+    Window,
+};
+pub use resources::ResourceSampler;
+pub use score::{
+    Component, HealthScore, Resources, ScoreConfig, ScoreConfigBuilder, ScoreConfigError, Status,
+    Weights,
+};
