@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | [`cache`] | `nexus-cache`: L1 moka → L2 Redis → L3 Redis Cluster | `cache` (default), `redis`, `cluster` |
 //! | `dbmon` | `nexus-dbmon`: PostgreSQL monitor | `dbmon` |
-//! | `health` | `nexus-health`: request layer, score, probes | `health` |
+//! | `health` | `nexus-health`: request layer, score, probes, health endpoints | `health` |
 //! | `alerting` | `nexus-alerting`: rules, pipeline, notifiers | `alerting` |
 //!
 //! ```

@@ -5,11 +5,13 @@
 mod health;
 mod histogram;
 mod layer;
+mod monitor;
 mod probe;
 mod probes;
 mod recorder;
 mod resources;
 mod score;
+mod task;
 mod time;
 
 #[cfg(feature = "http")]
@@ -22,6 +24,7 @@ pub use layer::{
     ErrorPolicy, HealthLayer, HealthService, ResponseFuture, RouteExtractor,
     ServerErrorsAsFailures, UriPathRoute,
 };
+pub use monitor::{DEFAULT_EVERY, MonitorReport, ProductionMonitor, ProductionMonitorBuilder};
 #[cfg(feature = "http")]
 pub use probe::HttpProbe;
 #[cfg(feature = "postgres")]

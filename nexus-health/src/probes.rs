@@ -1,7 +1,7 @@
 //! `Probes`: runs every probe in the background, concurrently, on an interval, and serves cached
 //! results, so endpoints hit hard never cause a probe storm.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -161,28 +161,12 @@ impl ProbesBuilder {
             round: tokio::sync::Mutex::new(()),
         });
         let every = self.interval.unwrap_or(Duration::from_secs(10));
-        if let (false, false, Ok(rt)) = (
-            every.is_zero(),
-            inner.specs.is_empty(),
-            tokio::runtime::Handle::try_current(),
-        ) {
-            rt.spawn(background(Arc::downgrade(&inner), every));
+        if !every.is_zero() && !inner.specs.is_empty() {
+            crate::task::every(&inner, every, |inner| async move {
+                Probes { inner }.check_now().await;
+            });
         }
         Probes { inner }
-    }
-}
-
-async fn background(inner: Weak<Inner>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        match inner.upgrade() {
-            Some(i) => {
-                Probes { inner: i }.check_now().await;
-            }
-            None => return,
-        }
     }
 }
 

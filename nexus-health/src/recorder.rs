@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -287,6 +287,7 @@ pub struct RecorderBuilder {
     apdex_t: Duration,
     window: Duration,
     slice: Duration,
+    metrics_interval: Option<Duration>,
 }
 
 impl RecorderBuilder {
@@ -309,8 +310,15 @@ impl RecorderBuilder {
         self
     }
 
-    /// Builds the recorder. Inside a Tokio runtime it also starts the slice ticker (a task that
-    /// ends when the recorder is dropped).
+    /// How often figures are pushed to the `metrics` facade (default every 5 s; `None`: only on
+    /// [`Recorder::publish_metrics`]).
+    pub fn metrics_interval(mut self, every: Option<Duration>) -> Self {
+        self.metrics_interval = every;
+        self
+    }
+
+    /// Builds the recorder. Inside a Tokio runtime it also starts the task that takes slice
+    /// snapshots and publishes metrics (it ends when the recorder is dropped).
     pub fn build(self) -> Recorder {
         let mut map = RouteMap::default();
         for r in [UNMATCHED, OVERFLOW] {
@@ -327,22 +335,15 @@ impl RecorderBuilder {
             ring: Mutex::new(VecDeque::new()),
             exported: Mutex::new(HashMap::new()),
         });
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(tick_loop(Arc::downgrade(&inner), self.slice));
-        }
+        let publish = self.metrics_interval;
+        let every = publish.map_or(self.slice, |p| p.min(self.slice));
+        crate::task::every(&inner, every, move |inner| async move {
+            inner.tick(quanta::Instant::now());
+            if publish.is_some() {
+                Recorder { inner }.publish_metrics();
+            }
+        });
         Recorder { inner }
-    }
-}
-
-async fn tick_loop(inner: Weak<Inner>, every: Duration) {
-    let mut t = tokio::time::interval(every);
-    t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        t.tick().await;
-        match inner.upgrade() {
-            Some(i) => i.tick(quanta::Instant::now()),
-            None => return,
-        }
     }
 }
 
@@ -385,6 +386,7 @@ impl Recorder {
             apdex_t: Duration::from_millis(500),
             window: Duration::from_secs(300),
             slice: Duration::from_secs(30),
+            metrics_interval: Some(Duration::from_secs(5)),
         }
     }
 
