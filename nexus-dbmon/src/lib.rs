@@ -1,5 +1,48 @@
-//! `nexus-dbmon`: PostgreSQL performance monitor on sqlx (reports, index advice, guarded maintenance). Not implemented yet: see the open issue "nexus-dbmon".
-//!
-//! This crate compiles and is part of the workspace so the facade and CI cover it; it exports
-//! nothing yet.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
+
+pub mod advice;
+mod error;
+pub mod maintenance;
+mod monitor;
+pub mod reports;
+
+pub use advice::{AdviceConfig, Recommendation, RecommendationKind, Severity};
+pub use error::DbMonError;
+pub use maintenance::{
+    ActionResult, ActionStatus, Maintenance, OptimizeOptions, OptimizeReport, quote_ident,
+};
+pub use monitor::{DbMonitor, DbMonitorBuilder, MonitorConfig};
+pub use reports::Skipped;
+pub use reports::connections::ConnectionsReport;
+pub use reports::database::DatabaseReport;
+pub use reports::indexes::{IndexStats, IndexesReport};
+pub use reports::sequences::SequenceUsage;
+pub use reports::statements::{Statement, StatementsReport, StatementsStatus};
+pub use reports::tables::{TableStats, TablesReport};
+
+impl DbMonitor {
+    /// Every recommendation, from fresh database, tables, indexes and sequences reports.
+    pub async fn recommendations(
+        &self,
+        cfg: &AdviceConfig,
+    ) -> Result<Vec<Recommendation>, DbMonError> {
+        let database = self.database().await?;
+        let tables = self.tables().await?;
+        let indexes = self.indexes().await?;
+        let sequences = self.sequences().await?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        let input = advice::AdviceInput {
+            database: Some(&database),
+            tables: &tables.tables,
+            indexes: &indexes.indexes,
+            sequences: &sequences,
+            now,
+        };
+        Ok(advice::advise(&input, cfg))
+    }
+}

@@ -1,0 +1,617 @@
+//! Advice: pure functions from reports to [`Recommendation`]s, unit-tested without a database.
+
+use serde::{Deserialize, Serialize};
+
+use crate::maintenance::Maintenance;
+use crate::reports::database::DatabaseReport;
+use crate::reports::indexes::IndexStats;
+use crate::reports::sequences::SequenceUsage;
+use crate::reports::tables::TableStats;
+
+/// What a recommendation is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RecommendationKind {
+    /// A large table read mostly by full scans.
+    MissingIndex,
+    /// An index never scanned since statistics began.
+    UnusedIndex,
+    /// An index made redundant by another (same prefix, method, expressions, predicate).
+    DuplicateIndex,
+    /// An index left invalid (failed concurrent build).
+    InvalidIndex,
+    /// Many dead tuples.
+    Vacuum,
+    /// Statistics stale.
+    Analyze,
+    /// A sequence close to its column type's maximum.
+    SequenceNearLimit,
+    /// Transaction ID wraparound approaching.
+    Wraparound,
+}
+
+/// How urgent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Severity {
+    /// Worth doing.
+    Info,
+    /// Should be done soon.
+    Warning,
+    /// Do it now.
+    Critical,
+}
+
+/// One piece of advice.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Recommendation {
+    /// What it is about.
+    pub kind: RecommendationKind,
+    /// How urgent.
+    pub severity: Severity,
+    /// The object, `schema.name`.
+    pub object: String,
+    /// The figures behind it.
+    pub evidence: String,
+    /// What doing it brings.
+    pub benefit: String,
+    /// The command, structured (what `optimize` runs).
+    pub action: Option<Maintenance>,
+    /// The command's SQL, for people.
+    pub sql: Option<String>,
+}
+
+impl Recommendation {
+    fn new(
+        kind: RecommendationKind,
+        severity: Severity,
+        object: String,
+        evidence: String,
+        benefit: String,
+        action: Option<Maintenance>,
+    ) -> Self {
+        let sql = action.as_ref().map(Maintenance::sql);
+        Self {
+            kind,
+            severity,
+            object,
+            evidence,
+            benefit,
+            action,
+            sql,
+        }
+    }
+}
+
+/// Thresholds of the advice. Defaults follow PgHero's and PostgreSQL's own where they exist.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct AdviceConfig {
+    /// VACUUM when dead tuples are at least this share of all tuples (0.2)…
+    pub vacuum_dead_ratio: f64,
+    /// …and at least this many (1 000).
+    pub vacuum_min_dead: i64,
+    /// ANALYZE when rows changed since the last one reach this share of live rows (0.2)…
+    pub analyze_ratio: f64,
+    /// …and at least this many (1 000).
+    pub analyze_min_changes: i64,
+    /// Tables smaller than this are never "missing an index" (10 000 rows).
+    pub missing_index_min_rows: i64,
+    /// Statistics must cover at least this many seconds before an index counts as unused (7 days).
+    pub unused_min_stats_seconds: f64,
+    /// Sequences above this share of their range are reported (0.75; critical above 0.9).
+    pub sequence_ratio: f64,
+    /// XID age reported as a warning (500 M) and as critical (1 000 M; wraparound is at ~2 100 M).
+    pub wraparound_warning: i64,
+    /// See `wraparound_warning`.
+    pub wraparound_critical: i64,
+}
+
+impl Default for AdviceConfig {
+    fn default() -> Self {
+        Self {
+            vacuum_dead_ratio: 0.2,
+            vacuum_min_dead: 1_000,
+            analyze_ratio: 0.2,
+            analyze_min_changes: 1_000,
+            missing_index_min_rows: 10_000,
+            unused_min_stats_seconds: 7.0 * 86_400.0,
+            sequence_ratio: 0.75,
+            wraparound_warning: 500_000_000,
+            wraparound_critical: 1_000_000_000,
+        }
+    }
+}
+
+/// The reports advice is derived from (any may be missing).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct AdviceInput<'a> {
+    /// Database report.
+    pub database: Option<&'a DatabaseReport>,
+    /// Tables.
+    pub tables: &'a [TableStats],
+    /// Indexes.
+    pub indexes: &'a [IndexStats],
+    /// Sequences.
+    pub sequences: &'a [SequenceUsage],
+    /// Now, Unix seconds.
+    pub now: f64,
+}
+
+/// Every recommendation for `input`, most severe first.
+pub fn advise(input: &AdviceInput<'_>, cfg: &AdviceConfig) -> Vec<Recommendation> {
+    let mut out = Vec::new();
+    out.extend(missing_indexes(input.tables, cfg));
+    let stats_seconds = input
+        .database
+        .map(|d| input.now - d.stats_reset.unwrap_or(d.started_at));
+    out.extend(unused_indexes(input.indexes, stats_seconds, cfg));
+    out.extend(duplicate_indexes(input.indexes));
+    out.extend(invalid_indexes(input.indexes));
+    out.extend(vacuum(input.tables, cfg));
+    out.extend(analyze(input.tables, cfg));
+    out.extend(sequences(input.sequences, cfg));
+    out.extend(wraparound(input.database, input.tables, cfg));
+    out.sort_by_key(|r| std::cmp::Reverse(r.severity));
+    out
+}
+
+fn name(schema: &str, n: &str) -> String {
+    format!("{schema}.{n}")
+}
+
+/// Large tables read mostly by full scans (PgHero's heuristic): confirm with the slow queries.
+pub fn missing_indexes(tables: &[TableStats], cfg: &AdviceConfig) -> Vec<Recommendation> {
+    tables
+        .iter()
+        .filter(|t| t.live_tuples >= cfg.missing_index_min_rows && t.seq_scans > 0)
+        .filter(|t| {
+            let rows_per_scan = t.seq_tuples_read as f64 / t.seq_scans as f64;
+            t.seq_scans > t.index_scans && rows_per_scan >= t.live_tuples as f64 * 0.5
+        })
+        .map(|t| {
+            Recommendation::new(
+                RecommendationKind::MissingIndex,
+                Severity::Warning,
+                name(&t.schema, &t.name),
+                format!(
+                    "{} sequential scans reading {} rows each on average vs {} index scans; {} live rows",
+                    t.seq_scans,
+                    t.seq_tuples_read / t.seq_scans.max(1),
+                    t.index_scans,
+                    t.live_tuples
+                ),
+                "an index on the filtered columns turns full scans into index lookups; see the slow queries on this table".into(),
+                None,
+            )
+        })
+        .collect()
+}
+
+/// Indexes never scanned, once statistics cover `cfg.unused_min_stats_seconds`. Never unique,
+/// primary or constraint-backing ones.
+pub fn unused_indexes(
+    indexes: &[IndexStats],
+    stats_seconds: Option<f64>,
+    cfg: &AdviceConfig,
+) -> Vec<Recommendation> {
+    if stats_seconds.is_none_or(|s| s < cfg.unused_min_stats_seconds) {
+        return Vec::new();
+    }
+    indexes
+        .iter()
+        .filter(|i| {
+            i.scans == 0 && i.is_valid && !i.is_unique && !i.is_primary && !i.backs_constraint
+        })
+        .map(|i| {
+            Recommendation::new(
+                RecommendationKind::UnusedIndex,
+                Severity::Info,
+                name(&i.schema, &i.name),
+                format!(
+                    "0 scans in {:.1} days of statistics; {} bytes",
+                    stats_seconds.unwrap_or(0.0) / 86_400.0,
+                    i.size_bytes
+                ),
+                format!(
+                    "frees {} bytes and speeds up writes to {}",
+                    i.size_bytes, i.table
+                ),
+                Some(Maintenance::DropIndex {
+                    schema: i.schema.clone(),
+                    index: i.name.clone(),
+                }),
+            )
+        })
+        .collect()
+}
+
+/// Whether `a` is made redundant by `b`: same table, method, expressions and predicate, and `a`'s
+/// columns a prefix of `b`'s (btree) or equal to them (other methods); a unique `a` only by an
+/// equal unique `b`; never a constraint-backing `a`.
+pub fn is_redundant(a: &IndexStats, b: &IndexStats) -> bool {
+    if a.oid == b.oid || a.schema != b.schema || a.table != b.table || a.method != b.method {
+        return false;
+    }
+    if a.expressions != b.expressions || a.predicate != b.predicate || !a.is_valid || !b.is_valid {
+        return false;
+    }
+    if a.is_primary || a.backs_constraint {
+        return false;
+    }
+    let prefix = if a.method == "btree" {
+        b.columns.starts_with(&a.columns)
+    } else {
+        a.columns == b.columns
+    };
+    if !prefix {
+        return false;
+    }
+    if a.is_unique && !(b.is_unique && a.columns == b.columns) {
+        return false;
+    }
+    // Two identical indexes: keep one (the constraint-backing one, else the older).
+    if a.columns == b.columns && a.is_unique == b.is_unique && !b.backs_constraint && a.oid < b.oid
+    {
+        return false;
+    }
+    true
+}
+
+/// Duplicate indexes (see [`is_redundant`]).
+pub fn duplicate_indexes(indexes: &[IndexStats]) -> Vec<Recommendation> {
+    let mut out = Vec::new();
+    for a in indexes {
+        if let Some(b) = indexes.iter().find(|b| is_redundant(a, b)) {
+            out.push(Recommendation::new(
+                RecommendationKind::DuplicateIndex,
+                Severity::Warning,
+                name(&a.schema, &a.name),
+                format!("covered by {} ({})", b.name, b.definition),
+                format!(
+                    "frees {} bytes and speeds up writes to {}",
+                    a.size_bytes, a.table
+                ),
+                Some(Maintenance::DropIndex {
+                    schema: a.schema.clone(),
+                    index: a.name.clone(),
+                }),
+            ));
+        }
+    }
+    out
+}
+
+/// Invalid indexes (a failed `CREATE INDEX CONCURRENTLY`): rebuild them.
+pub fn invalid_indexes(indexes: &[IndexStats]) -> Vec<Recommendation> {
+    indexes
+        .iter()
+        .filter(|i| !i.is_valid)
+        .map(|i| {
+            Recommendation::new(
+                RecommendationKind::InvalidIndex,
+                Severity::Warning,
+                name(&i.schema, &i.name),
+                "index is marked invalid: it is maintained on writes but never used".into(),
+                "a usable index (or drop it if it is not wanted)".into(),
+                Some(Maintenance::Reindex {
+                    schema: i.schema.clone(),
+                    index: i.name.clone(),
+                }),
+            )
+        })
+        .collect()
+}
+
+/// Tables with many dead tuples.
+pub fn vacuum(tables: &[TableStats], cfg: &AdviceConfig) -> Vec<Recommendation> {
+    tables
+        .iter()
+        .filter(|t| t.dead_tuples >= cfg.vacuum_min_dead && t.dead_ratio() >= cfg.vacuum_dead_ratio)
+        .map(|t| {
+            Recommendation::new(
+                RecommendationKind::Vacuum,
+                if t.dead_ratio() >= 0.5 {
+                    Severity::Warning
+                } else {
+                    Severity::Info
+                },
+                name(&t.schema, &t.name),
+                format!(
+                    "{} dead tuples ({:.0} % of all)",
+                    t.dead_tuples,
+                    t.dead_ratio() * 100.0
+                ),
+                "reclaims space for reuse and keeps scans and index-only scans fast".into(),
+                Some(Maintenance::VacuumAnalyze {
+                    schema: t.schema.clone(),
+                    table: t.name.clone(),
+                }),
+            )
+        })
+        .collect()
+}
+
+/// Tables whose statistics are stale (or that were never analyzed).
+pub fn analyze(tables: &[TableStats], cfg: &AdviceConfig) -> Vec<Recommendation> {
+    tables
+        .iter()
+        .filter(|t| {
+            let never =
+                t.last_analyze.is_none() && t.last_autoanalyze.is_none() && t.live_tuples > 0;
+            let stale = t.modified_since_analyze >= cfg.analyze_min_changes
+                && t.modified_since_analyze as f64
+                    >= cfg.analyze_ratio * t.live_tuples.max(1) as f64;
+            never || stale
+        })
+        // A VACUUM (ANALYZE) recommendation already covers it.
+        .filter(|t| {
+            !(t.dead_tuples >= cfg.vacuum_min_dead && t.dead_ratio() >= cfg.vacuum_dead_ratio)
+        })
+        .map(|t| {
+            Recommendation::new(
+                RecommendationKind::Analyze,
+                Severity::Info,
+                name(&t.schema, &t.name),
+                format!(
+                    "{} rows changed since the last ANALYZE; {} live",
+                    t.modified_since_analyze, t.live_tuples
+                ),
+                "the planner estimates from fresh statistics".into(),
+                Some(Maintenance::Analyze {
+                    schema: t.schema.clone(),
+                    table: t.name.clone(),
+                }),
+            )
+        })
+        .collect()
+}
+
+/// Sequences near their column's maximum.
+pub fn sequences(seqs: &[SequenceUsage], cfg: &AdviceConfig) -> Vec<Recommendation> {
+    seqs.iter()
+        .filter(|s| s.used_ratio >= cfg.sequence_ratio && s.column_type != "bigint")
+        .map(|s| {
+            Recommendation::new(
+                RecommendationKind::SequenceNearLimit,
+                if s.used_ratio >= 0.9 {
+                    Severity::Critical
+                } else {
+                    Severity::Warning
+                },
+                name(&s.schema, &s.name),
+                format!(
+                    "{} of {} used ({:.1} %) for {}.{}.{} ({})",
+                    s.last_value.unwrap_or(0),
+                    s.column_max,
+                    s.used_ratio * 100.0,
+                    s.table_schema,
+                    s.table,
+                    s.column,
+                    s.column_type
+                ),
+                "inserts keep working once the sequence passes the type's maximum".into(),
+                Some(Maintenance::WidenToBigint {
+                    schema: s.table_schema.clone(),
+                    table: s.table.clone(),
+                    column: s.column.clone(),
+                }),
+            )
+        })
+        .collect()
+}
+
+/// Transaction-ID wraparound danger, for the database and for each table.
+pub fn wraparound(
+    db: Option<&DatabaseReport>,
+    tables: &[TableStats],
+    cfg: &AdviceConfig,
+) -> Vec<Recommendation> {
+    let severity = |age: i64| {
+        if age >= cfg.wraparound_critical {
+            Some(Severity::Critical)
+        } else if age >= cfg.wraparound_warning {
+            Some(Severity::Warning)
+        } else {
+            None
+        }
+    };
+    let mut out: Vec<Recommendation> = tables
+        .iter()
+        .filter_map(|t| severity(t.xid_age).map(|s| (t, s)))
+        .map(|(t, s)| {
+            Recommendation::new(
+                RecommendationKind::Wraparound,
+                s,
+                name(&t.schema, &t.name),
+                format!(
+                    "relfrozenxid age {} (wraparound at ~2.1 billion)",
+                    t.xid_age
+                ),
+                "avoids the forced shutdown PostgreSQL makes to prevent wraparound".into(),
+                Some(Maintenance::VacuumFreeze {
+                    schema: t.schema.clone(),
+                    table: t.name.clone(),
+                }),
+            )
+        })
+        .collect();
+    if out.is_empty()
+        && let Some(d) = db
+        && let Some(s) = severity(d.database_xid_age)
+    {
+        out.push(Recommendation::new(
+            RecommendationKind::Wraparound,
+            s,
+            d.name.clone(),
+            format!("datfrozenxid age {}", d.database_xid_age),
+            "avoids the forced shutdown PostgreSQL makes to prevent wraparound".into(),
+            None,
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(name: &str) -> TableStats {
+        TableStats {
+            schema: "public".into(),
+            name: name.into(),
+            oid: 1,
+            heap_bytes: 0,
+            index_bytes: 0,
+            toast_bytes: 0,
+            total_bytes: 0,
+            pages: 0,
+            live_tuples: 0,
+            dead_tuples: 0,
+            modified_since_analyze: 0,
+            seq_scans: 0,
+            seq_tuples_read: 0,
+            index_scans: 0,
+            last_vacuum: None,
+            last_autovacuum: None,
+            last_analyze: Some(1.0),
+            last_autoanalyze: None,
+            xid_age: 1000,
+        }
+    }
+
+    fn index(name: &str, oid: i64, cols: &[i32]) -> IndexStats {
+        IndexStats {
+            schema: "public".into(),
+            table: "t".into(),
+            name: name.into(),
+            oid,
+            size_bytes: 8192,
+            scans: 5,
+            hit_ratio: 1.0,
+            is_unique: false,
+            is_primary: false,
+            is_valid: true,
+            backs_constraint: false,
+            method: "btree".into(),
+            columns: cols.to_vec(),
+            expressions: String::new(),
+            predicate: String::new(),
+            definition: format!("CREATE INDEX {name} ..."),
+            pages: 1,
+        }
+    }
+
+    #[test]
+    fn vacuum_and_analyze_thresholds() {
+        let mut dead = table("dead");
+        (dead.live_tuples, dead.dead_tuples) = (10_000, 5_000);
+        let mut stale = table("stale");
+        (stale.live_tuples, stale.modified_since_analyze) = (10_000, 3_000);
+        let mut fine = table("fine");
+        (
+            fine.live_tuples,
+            fine.dead_tuples,
+            fine.modified_since_analyze,
+        ) = (10_000, 100, 100);
+        let tables = [dead, stale, fine];
+        let cfg = AdviceConfig::default();
+        let v = vacuum(&tables, &cfg);
+        assert_eq!(v.len(), 1);
+        assert_eq!(
+            v[0].sql.as_deref(),
+            Some("VACUUM (ANALYZE) \"public\".\"dead\"")
+        );
+        let a = analyze(&tables, &cfg);
+        assert_eq!(
+            a.iter().map(|r| r.object.as_str()).collect::<Vec<_>>(),
+            vec!["public.stale"]
+        );
+    }
+
+    #[test]
+    fn duplicates_follow_prefix_method_and_uniqueness() {
+        let a = index("a_x", 10, &[1]);
+        let ab = index("a_xy", 11, &[1, 2]);
+        let mut u = index("u_x", 12, &[1]);
+        u.is_unique = true;
+        let mut hash = index("h_x", 13, &[1]);
+        hash.method = "hash".into();
+        let mut partial = index("p_x", 14, &[1]);
+        partial.predicate = "(x > 0)".into();
+        assert!(is_redundant(&a, &ab), "prefix of a btree");
+        assert!(!is_redundant(&ab, &a), "not the other way");
+        assert!(!is_redundant(&u, &ab), "a unique index enforces something");
+        assert!(!is_redundant(&hash, &ab), "different method");
+        assert!(!is_redundant(&partial, &ab), "different predicate");
+        // Exact twins: exactly one of the two is reported.
+        let twin = index("a_x_again", 15, &[1]);
+        let dups = duplicate_indexes(&[a.clone(), twin.clone()]);
+        assert_eq!(dups.len(), 1);
+        assert_eq!(dups[0].object, "public.a_x_again");
+    }
+
+    #[test]
+    fn unused_needs_enough_statistics_and_spares_constraints() {
+        let mut unused = index("unused", 1, &[1]);
+        unused.scans = 0;
+        let mut pk = index("pk", 2, &[1]);
+        (pk.scans, pk.is_primary, pk.is_unique) = (0, true, true);
+        let cfg = AdviceConfig::default();
+        assert!(
+            unused_indexes(&[unused.clone(), pk.clone()], Some(3600.0), &cfg).is_empty(),
+            "1 h of stats is not enough"
+        );
+        let r = unused_indexes(&[unused, pk], Some(8.0 * 86_400.0), &cfg);
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            r[0].sql.as_deref(),
+            Some("DROP INDEX CONCURRENTLY IF EXISTS \"public\".\"unused\"")
+        );
+    }
+
+    #[test]
+    fn sequences_and_wraparound() {
+        let s = SequenceUsage {
+            schema: "public".into(),
+            name: "t_id_seq".into(),
+            table_schema: "public".into(),
+            table: "t".into(),
+            column: "id".into(),
+            column_type: "integer".into(),
+            last_value: Some(2_000_000_000),
+            column_max: 2_147_483_647,
+            used_ratio: 2_000_000_000.0 / 2_147_483_647.0,
+        };
+        let r = sequences(&[s], &AdviceConfig::default());
+        assert_eq!(r[0].severity, Severity::Critical);
+        assert_eq!(
+            r[0].sql.as_deref(),
+            Some("ALTER TABLE \"public\".\"t\" ALTER COLUMN \"id\" TYPE bigint")
+        );
+        let mut old = table("old");
+        old.xid_age = 1_200_000_000;
+        let w = wraparound(None, &[old], &AdviceConfig::default());
+        assert_eq!((w.len(), w[0].severity), (1, Severity::Critical));
+    }
+
+    #[test]
+    fn missing_index_heuristic() {
+        let mut scanned = table("orders");
+        (
+            scanned.live_tuples,
+            scanned.seq_scans,
+            scanned.seq_tuples_read,
+            scanned.index_scans,
+        ) = (50_000, 100, 5_000_000, 3);
+        let mut small = table("small");
+        (small.live_tuples, small.seq_scans, small.seq_tuples_read) = (50, 100, 5_000);
+        let r = missing_indexes(&[scanned, small], &AdviceConfig::default());
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].object, "public.orders");
+    }
+}

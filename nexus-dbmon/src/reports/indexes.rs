@@ -1,0 +1,105 @@
+//! Indexes report (`indexes.sql`).
+
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+use super::{Skipped, hit_ratio, locked};
+use crate::error::DbMonError;
+use crate::monitor::{DbMonitor, is_lock_timeout};
+
+const SQL: &str = include_str!("../sql/indexes.sql");
+
+/// One index.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct IndexStats {
+    /// Schema.
+    pub schema: String,
+    /// Table.
+    pub table: String,
+    /// Index name.
+    pub name: String,
+    /// `pg_class` oid.
+    pub oid: i64,
+    /// Size, bytes.
+    pub size_bytes: i64,
+    /// Index scans since stats reset.
+    pub scans: i64,
+    /// Buffer hit ratio of the index, 0..=1.
+    pub hit_ratio: f64,
+    /// UNIQUE.
+    pub is_unique: bool,
+    /// PRIMARY KEY.
+    pub is_primary: bool,
+    /// Valid (a failed `CREATE INDEX CONCURRENTLY` leaves an invalid one).
+    pub is_valid: bool,
+    /// Backs a constraint (primary key, unique, exclusion): never dropped.
+    pub backs_constraint: bool,
+    /// Access method (`btree`, `gin`, …).
+    pub method: String,
+    /// Column numbers (`0` = an expression).
+    pub columns: Vec<i32>,
+    /// Expressions, as SQL.
+    pub expressions: String,
+    /// Partial-index predicate, as SQL.
+    pub predicate: String,
+    /// `CREATE INDEX …` definition.
+    pub definition: String,
+    /// `relpages`.
+    pub pages: i64,
+}
+
+/// All indexes of user tables, largest first, and those skipped because they were locked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct IndexesReport {
+    /// The indexes.
+    pub indexes: Vec<IndexStats>,
+    /// Left out.
+    pub skipped: Vec<Skipped>,
+}
+
+fn index(r: &PgRow) -> Result<IndexStats, sqlx::Error> {
+    Ok(IndexStats {
+        schema: r.try_get("schema")?,
+        table: r.try_get("table_name")?,
+        name: r.try_get("name")?,
+        oid: r.try_get("oid")?,
+        size_bytes: r.try_get("size_bytes")?,
+        scans: r.try_get("scans")?,
+        hit_ratio: hit_ratio(r.try_get("blocks_hit")?, r.try_get("blocks_read")?),
+        is_unique: r.try_get("is_unique")?,
+        is_primary: r.try_get("is_primary")?,
+        is_valid: r.try_get("is_valid")?,
+        backs_constraint: r.try_get("backs_constraint")?,
+        method: r.try_get("method")?,
+        columns: r.try_get("columns")?,
+        expressions: r.try_get("expressions")?,
+        predicate: r.try_get("predicate")?,
+        definition: r.try_get("definition")?,
+        pages: r.try_get("pages")?,
+    })
+}
+
+impl DbMonitor {
+    /// The indexes report (locked relations skipped, as for [`DbMonitor::tables`]).
+    pub async fn indexes(&self) -> Result<IndexesReport, DbMonError> {
+        match self.indexes_once().await {
+            Err(e) if is_lock_timeout(&e) => self.indexes_once().await,
+            other => other,
+        }
+        .map_err(DbMonError::query("indexes"))
+    }
+
+    async fn indexes_once(&self) -> Result<IndexesReport, sqlx::Error> {
+        let mut tx = self.begin_read().await?;
+        let (oids, skipped) = locked(&mut tx).await?;
+        let rows = sqlx::query(SQL).bind(&oids).fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(IndexesReport {
+            indexes: rows.iter().map(index).collect::<Result<_, _>>()?,
+            skipped,
+        })
+    }
+}
