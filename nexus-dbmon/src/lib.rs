@@ -4,8 +4,11 @@
 
 pub mod advice;
 mod error;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod maintenance;
 mod monitor;
+mod pool;
 pub mod reports;
 
 pub use advice::{AdviceConfig, Recommendation, RecommendationKind, Severity};
@@ -14,6 +17,9 @@ pub use maintenance::{
     ActionResult, ActionStatus, Maintenance, OptimizeOptions, OptimizeReport, quote_ident,
 };
 pub use monitor::{DbMonitor, DbMonitorBuilder, MonitorConfig};
+#[cfg(feature = "bb8")]
+pub use pool::ObservedBb8;
+pub use pool::{AcquireWait, ObservedPgPool, PoolObserver, PoolStatus};
 pub use reports::Skipped;
 pub use reports::connections::ConnectionsReport;
 pub use reports::database::DatabaseReport;

@@ -134,7 +134,11 @@ impl DbMonitor {
     }
 
     pub(crate) async fn begin_read(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        // Waiting for a connection counts against the statement timeout too: a monitor must
+        // answer "the database does not answer" in bounded time, whatever the pool's settings.
+        let mut tx = tokio::time::timeout(self.config.statement_timeout, self.pool.begin())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)??;
         sqlx::query(
             "SELECT set_config('transaction_read_only', 'on', true), \
                     set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)",

@@ -1,0 +1,206 @@
+//! The spec's `/api/v1/database/*` routes as an axum router (feature `http`).
+//!
+//! ```no_run
+//! # #![allow(dead_code)]
+//! # fn run(pool: sqlx::PgPool) {
+//! use nexus_dbmon::{DbMonitor, http::DbRouter};
+//! let _app: axum::Router = axum::Router::new()
+//!     .nest("/api/v1/database", DbRouter::new(DbMonitor::builder(pool).build()).bearer_token("s3cret").build());
+//! # }
+//! ```
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /stats` | [`DatabaseReport`](crate::DatabaseReport) |
+//! | `GET /connections` | `{ "server": ConnectionsReport, "pools": [PoolStatus] }` |
+//! | `GET /tables` | [`TablesReport`](crate::TablesReport) |
+//! | `GET /indexes` | [`IndexesReport`](crate::IndexesReport) |
+//! | `GET /slow-queries` | [`StatementsReport`](crate::StatementsReport) |
+//! | `POST /optimize` | body [`OptimizeOptions`](crate::OptimizeOptions) (default: dry run) → recommendations and what ran |
+//!
+//! Running maintenance (`"dry_run": false`) needs a configured bearer token and that token in the
+//! request; without one configured, only dry runs are served. Errors: 400/413/415/422 for bad
+//! bodies, 401/403 for the token, 503 when the database does not answer — always with a JSON
+//! `{"error": …}`.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::advice::AdviceConfig;
+use crate::error::DbMonError;
+use crate::maintenance::OptimizeOptions;
+use crate::monitor::DbMonitor;
+use crate::pool::PoolObserver;
+
+/// Largest accepted request body.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// Builder of the database router.
+#[must_use]
+pub struct DbRouter {
+    monitor: DbMonitor,
+    pools: Vec<Arc<dyn PoolObserver>>,
+    token: Option<String>,
+    advice: AdviceConfig,
+}
+
+impl std::fmt::Debug for DbRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbRouter")
+            .field("pools", &self.pools.len())
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    monitor: DbMonitor,
+    pools: Arc<Vec<Arc<dyn PoolObserver>>>,
+    token: Option<Arc<str>>,
+    advice: AdviceConfig,
+}
+
+impl DbRouter {
+    /// Routes over `monitor`.
+    pub fn new(monitor: DbMonitor) -> Self {
+        Self {
+            monitor,
+            pools: Vec::new(),
+            token: None,
+            advice: AdviceConfig::default(),
+        }
+    }
+
+    /// Adds a client-side pool to `/connections`.
+    pub fn pool(mut self, observer: Arc<dyn PoolObserver>) -> Self {
+        self.pools.push(observer);
+        self
+    }
+
+    /// The token that unlocks `POST /optimize` with `"dry_run": false`.
+    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Advice thresholds for `/optimize`.
+    pub fn advice(mut self, cfg: AdviceConfig) -> Self {
+        self.advice = cfg;
+        self
+    }
+
+    /// The router (paths relative: nest it where you like).
+    pub fn build(self) -> Router {
+        let state = AppState {
+            monitor: self.monitor,
+            pools: Arc::new(self.pools),
+            token: self.token.map(Arc::from),
+            advice: self.advice,
+        };
+        Router::new()
+            .route("/stats", get(stats))
+            .route("/connections", get(connections))
+            .route("/tables", get(tables))
+            .route("/indexes", get(indexes))
+            .route("/slow-queries", get(slow_queries))
+            .route("/optimize", post(optimize))
+            .layer(DefaultBodyLimit::max(MAX_BODY))
+            .with_state(state)
+    }
+}
+
+fn error(code: StatusCode, message: impl std::fmt::Display) -> Response {
+    (code, Json(json!({ "error": message.to_string() }))).into_response()
+}
+
+fn answer<T: Serialize>(r: Result<T, DbMonError>) -> Response {
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e @ DbMonError::InvalidInput(_)) => error(StatusCode::BAD_REQUEST, e),
+        Err(e) => {
+            tracing::warn!(error = %e, "database report failed");
+            error(StatusCode::SERVICE_UNAVAILABLE, e)
+        }
+    }
+}
+
+async fn stats(State(s): State<AppState>) -> Response {
+    answer(s.monitor.database().await)
+}
+
+async fn connections(State(s): State<AppState>) -> Response {
+    let pools: Vec<_> = s.pools.iter().map(|p| p.status()).collect();
+    answer(
+        s.monitor
+            .connections()
+            .await
+            .map(|server| json!({ "server": server, "pools": pools })),
+    )
+}
+
+async fn tables(State(s): State<AppState>) -> Response {
+    answer(s.monitor.tables().await)
+}
+
+async fn indexes(State(s): State<AppState>) -> Response {
+    answer(s.monitor.indexes().await)
+}
+
+async fn slow_queries(State(s): State<AppState>) -> Response {
+    answer(s.monitor.statements().await)
+}
+
+async fn optimize(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<OptimizeOptions>, JsonRejection>,
+) -> Response {
+    let opts = match body {
+        Ok(Json(o)) => o,
+        Err(rejection) => return error(rejection.status(), rejection.body_text()),
+    };
+    if !opts.dry_run {
+        let Some(token) = &s.token else {
+            return error(
+                StatusCode::FORBIDDEN,
+                "maintenance over HTTP is disabled: configure a bearer token",
+            );
+        };
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let ok = given.is_some_and(|g| {
+            g.len() == token.len()
+                && g.bytes()
+                    .zip(token.bytes())
+                    .fold(0u8, |a, (x, y)| a | (x ^ y))
+                    == 0
+        });
+        if !ok {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "a valid bearer token is required to run maintenance",
+            );
+        }
+    }
+    let recs = match s.monitor.recommendations(&s.advice).await {
+        Ok(r) => r,
+        Err(e) => return answer::<()>(Err(e)),
+    };
+    answer(
+        s.monitor
+            .optimize(&recs, &opts)
+            .await
+            .map(|result| json!({ "recommendations": recs, "result": result })),
+    )
+}

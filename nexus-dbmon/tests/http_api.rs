@@ -1,0 +1,171 @@
+//! The /api/v1/database routes against real PostgreSQL: JSON answers, bad input as 4xx, the
+//! maintenance guard.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use http_body_util::BodyExt;
+use nexus_dbmon::http::DbRouter;
+use nexus_dbmon::{DbMonitor, ObservedPgPool};
+use nexus_testkit::PostgresServer;
+use serde_json::Value;
+use tower::ServiceExt;
+
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut req = axum::http::Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = app
+        .clone()
+        .oneshot(req.body(Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_answer_and_guard_maintenance() {
+    let pg = PostgresServer::start();
+    pg.psql("CREATE EXTENSION pg_stat_statements; CREATE TABLE t (a int) WITH (autovacuum_enabled = false); \
+             INSERT INTO t SELECT generate_series(1, 5000); DELETE FROM t;");
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(3)
+        .connect(&pg.url())
+        .await
+        .unwrap();
+    let observed = ObservedPgPool::new(pool.clone());
+    drop(observed.acquire().await.unwrap());
+    let app = axum::Router::new().nest(
+        "/api/v1/database",
+        DbRouter::new(DbMonitor::builder(pool).build())
+            .pool(Arc::new(observed))
+            .bearer_token("tok")
+            .build(),
+    );
+    let (code, v) = call(&app, "GET", "/api/v1/database/stats", "", &[]).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["name"], "postgres");
+    assert!(v["size_bytes"].as_i64().unwrap() > 0);
+    let (code, v) = call(&app, "GET", "/api/v1/database/connections", "", &[]).await;
+    assert_eq!(
+        (code, v["pools"][0]["kind"].as_str()),
+        (200, Some("sqlx")),
+        "{v}"
+    );
+    assert_eq!(v["pools"][0]["acquires"], 1);
+    for path in ["tables", "indexes", "slow-queries"] {
+        let (code, v) = call(&app, "GET", &format!("/api/v1/database/{path}"), "", &[]).await;
+        assert_eq!(code, 200, "{path}: {v}");
+    }
+
+    // Dry run by default, no token needed.
+    let (code, v) = call(
+        &app,
+        "POST",
+        "/api/v1/database/optimize",
+        "{}",
+        &[("content-type", "application/json")],
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["result"]["dry_run"], true);
+    // Bad bodies are 4xx with a message.
+    let (code, v) = call(
+        &app,
+        "POST",
+        "/api/v1/database/optimize",
+        "{not json",
+        &[("content-type", "application/json")],
+    )
+    .await;
+    assert_eq!(code, 400, "{v}");
+    assert!(v["error"].as_str().unwrap().len() > 5);
+    let (code, _) = call(
+        &app,
+        "POST",
+        "/api/v1/database/optimize",
+        r#"{"dry_run": "yes"}"#,
+        &[("content-type", "application/json")],
+    )
+    .await;
+    assert_eq!(code, 422);
+    let (code, _) = call(&app, "POST", "/api/v1/database/optimize", "{}", &[]).await;
+    assert_eq!(code, 415, "no content type");
+    let big = format!("{{\"kinds\": [{}]}}", vec!["\"vacuum\""; 5000].join(","));
+    let (code, _) = call(
+        &app,
+        "POST",
+        "/api/v1/database/optimize",
+        &big,
+        &[("content-type", "application/json")],
+    )
+    .await;
+    assert_eq!(code, 413);
+    let (code, v) = call(
+        &app,
+        "POST",
+        "/api/v1/database/optimize",
+        r#"{"timeout_seconds": 0}"#,
+        &[("content-type", "application/json")],
+    )
+    .await;
+    assert_eq!(code, 400, "{v}");
+    // Running needs the token.
+    let run = r#"{"dry_run": false, "kinds": ["vacuum"]}"#;
+    let (code, _) = call(
+        &app,
+        "POST",
+        "/api/v1/database/optimize",
+        run,
+        &[("content-type", "application/json")],
+    )
+    .await;
+    assert_eq!(code, 401);
+    let (code, v) = call(
+        &app,
+        "POST",
+        "/api/v1/database/optimize",
+        run,
+        &[
+            ("content-type", "application/json"),
+            ("authorization", "Bearer tok"),
+        ],
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    assert!(
+        v["result"]["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["status"]["status"] == "done"),
+        "{v}"
+    );
+
+    // Postgres down: 503 with a message, not a hang or a panic.
+    pg.stop();
+    let (code, v) = call(&app, "GET", "/api/v1/database/stats", "", &[]).await;
+    assert_eq!(code, 503, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("database report failed"),
+        "{v}"
+    );
+}
