@@ -23,6 +23,8 @@ pub enum RecommendationKind {
     InvalidIndex,
     /// Many dead tuples.
     Vacuum,
+    /// Much of the heap is empty space (estimated).
+    Bloat,
     /// Statistics stale.
     Analyze,
     /// A sequence close to its column type's maximum.
@@ -104,6 +106,10 @@ pub struct AdviceConfig {
     pub unused_min_stats_seconds: f64,
     /// Sequences above this share of their range are reported (0.75; critical above 0.9).
     pub sequence_ratio: f64,
+    /// Heap bloat reported above this share of the heap (0.5)…
+    pub bloat_ratio: f64,
+    /// …and this many bytes (10 MiB).
+    pub bloat_min_bytes: i64,
     /// XID age reported as a warning (500 M) and as critical (1 000 M; wraparound is at ~2 100 M).
     pub wraparound_warning: i64,
     /// See `wraparound_warning`.
@@ -120,6 +126,8 @@ impl Default for AdviceConfig {
             missing_index_min_rows: 10_000,
             unused_min_stats_seconds: 7.0 * 86_400.0,
             sequence_ratio: 0.75,
+            bloat_ratio: 0.5,
+            bloat_min_bytes: 10 << 20,
             wraparound_warning: 500_000_000,
             wraparound_critical: 1_000_000_000,
         }
@@ -153,6 +161,7 @@ pub fn advise(input: &AdviceInput<'_>, cfg: &AdviceConfig) -> Vec<Recommendation
     out.extend(duplicate_indexes(input.indexes));
     out.extend(invalid_indexes(input.indexes));
     out.extend(vacuum(input.tables, cfg));
+    out.extend(bloat(input.tables, cfg));
     out.extend(analyze(input.tables, cfg));
     out.extend(sequences(input.sequences, cfg));
     out.extend(wraparound(input.database, input.tables, cfg));
@@ -336,6 +345,30 @@ pub fn vacuum(tables: &[TableStats], cfg: &AdviceConfig) -> Vec<Recommendation> 
         .collect()
 }
 
+/// Tables whose heap is mostly empty space (estimated from pg_stats; see the tables report).
+pub fn bloat(tables: &[TableStats], cfg: &AdviceConfig) -> Vec<Recommendation> {
+    tables
+        .iter()
+        .filter(|t| {
+            t.bloat_ratio.is_some_and(|r| r >= cfg.bloat_ratio) && t.bloat_bytes.is_some_and(|b| b >= cfg.bloat_min_bytes)
+        })
+        .map(|t| {
+            Recommendation::new(
+                RecommendationKind::Bloat,
+                Severity::Info,
+                name(&t.schema, &t.name),
+                format!(
+                    "about {} bytes ({:.0} % of the heap) hold no live rows",
+                    t.bloat_bytes.unwrap_or(0),
+                    t.bloat_ratio.unwrap_or(0.0) * 100.0
+                ),
+                "a rewrite (pg_repack online, or VACUUM FULL in a window) returns the space to the OS".into(),
+                Some(Maintenance::VacuumFull { schema: t.schema.clone(), table: t.name.clone() }),
+            )
+        })
+        .collect()
+}
+
 /// Tables whose statistics are stale (or that were never analyzed).
 pub fn analyze(tables: &[TableStats], cfg: &AdviceConfig) -> Vec<Recommendation> {
     tables
@@ -481,6 +514,8 @@ mod tests {
             last_analyze: Some(1.0),
             last_autoanalyze: None,
             xid_age: 1000,
+            bloat_bytes: None,
+            bloat_ratio: None,
         }
     }
 
@@ -597,6 +632,22 @@ mod tests {
         old.xid_age = 1_200_000_000;
         let w = wraparound(None, &[old], &AdviceConfig::default());
         assert_eq!((w.len(), w[0].severity), (1, Severity::Critical));
+    }
+
+    #[test]
+    fn bloat_needs_ratio_and_size() {
+        let mut big = table("big");
+        (big.bloat_ratio, big.bloat_bytes) = (Some(0.7), Some(200 << 20));
+        let mut small = table("small");
+        (small.bloat_ratio, small.bloat_bytes) = (Some(0.9), Some(1 << 20));
+        let mut unknown = table("unknown");
+        unknown.bloat_ratio = None;
+        let r = bloat(&[big, small, unknown], &AdviceConfig::default());
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            r[0].sql.as_deref(),
+            Some("VACUUM (FULL, ANALYZE) \"public\".\"big\"")
+        );
     }
 
     #[test]

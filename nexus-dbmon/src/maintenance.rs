@@ -60,6 +60,14 @@ pub enum Maintenance {
         /// Table.
         table: String,
     },
+    /// `VACUUM (FULL, ANALYZE) table`: rewrites the table under an ACCESS EXCLUSIVE lock, so it is
+    /// only ever shown, never run by `optimize` (use pg_repack online).
+    VacuumFull {
+        /// Schema.
+        schema: String,
+        /// Table.
+        table: String,
+    },
     /// `REINDEX INDEX CONCURRENTLY index`.
     Reindex {
         /// Schema.
@@ -99,6 +107,9 @@ impl Maintenance {
             Maintenance::VacuumFreeze { schema, table } => {
                 format!("VACUUM (FREEZE, ANALYZE) {}", qualified(schema, table))
             }
+            Maintenance::VacuumFull { schema, table } => {
+                format!("VACUUM (FULL, ANALYZE) {}", qualified(schema, table))
+            }
             Maintenance::Reindex { schema, index } => {
                 format!("REINDEX INDEX CONCURRENTLY {}", qualified(schema, index))
             }
@@ -126,7 +137,7 @@ impl Maintenance {
             Maintenance::DropIndex { .. } if !opts.allow_drop => {
                 Some("DROP is not enabled (allow_drop)")
             }
-            Maintenance::WidenToBigint { .. } => {
+            Maintenance::WidenToBigint { .. } | Maintenance::VacuumFull { .. } => {
                 Some("rewrites the table under an exclusive lock: run it in a maintenance window")
             }
             _ => None,
@@ -330,6 +341,14 @@ mod tests {
         };
         assert!(
             w.refused(&OptimizeOptions::default().allow_drop(true))
+                .is_some()
+        );
+        let f = Maintenance::VacuumFull {
+            schema: "s".into(),
+            table: "t".into(),
+        };
+        assert!(
+            f.refused(&OptimizeOptions::default().allow_drop(true))
                 .is_some()
         );
     }

@@ -52,6 +52,10 @@ pub struct TableStats {
     pub last_autoanalyze: Option<f64>,
     /// Age of `relfrozenxid`.
     pub xid_age: i64,
+    /// Estimated heap bloat, bytes (`None` without statistics: run ANALYZE).
+    pub bloat_bytes: Option<i64>,
+    /// Estimated heap bloat as a share of the heap, 0..=1.
+    pub bloat_ratio: Option<f64>,
 }
 
 impl TableStats {
@@ -82,7 +86,19 @@ pub struct TablesReport {
 }
 
 fn table(r: &PgRow) -> Result<TableStats, sqlx::Error> {
+    let pages: i64 = r.try_get("pages")?;
+    let expected: Option<i64> = r.try_get("expected_pages")?;
+    let block: i64 = r.try_get("block_size")?;
+    let extra = expected.map(|e| (pages - e).max(0));
     Ok(TableStats {
+        bloat_bytes: extra.map(|x| x * block),
+        bloat_ratio: extra.map(|x| {
+            if pages > 0 {
+                x as f64 / pages as f64
+            } else {
+                0.0
+            }
+        }),
         schema: r.try_get("schema")?,
         name: r.try_get("name")?,
         oid: r.try_get("oid")?,
@@ -90,7 +106,7 @@ fn table(r: &PgRow) -> Result<TableStats, sqlx::Error> {
         index_bytes: r.try_get("index_bytes")?,
         toast_bytes: r.try_get("toast_bytes")?,
         total_bytes: r.try_get("total_bytes")?,
-        pages: r.try_get("pages")?,
+        pages,
         live_tuples: r.try_get("live_tuples")?,
         dead_tuples: r.try_get("dead_tuples")?,
         modified_since_analyze: r.try_get("modified_since_analyze")?,

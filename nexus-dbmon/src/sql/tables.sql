@@ -1,6 +1,39 @@
 -- Tables report: one row per user table. Relations under an ACCESS EXCLUSIVE lock held by another
 -- session are left out (sizing them would wait for the lock); the caller reports them as skipped.
 -- $1 = oids to skip.
+--
+-- Bloat is estimated the ioguix way, from pg_stats: a row's size is the 23-byte header (plus a
+-- null bitmap), aligned, plus the average data width, aligned, plus its 4-byte line pointer; the
+-- pages the live rows need at the table's fillfactor are compared with the pages it has. NULL
+-- when the table has no statistics (never analyzed).
+WITH widths AS (
+    SELECT c.oid, c.reltuples, c.relpages,
+           coalesce((SELECT substring(o FROM 'fillfactor=([0-9]+)')::int
+                       FROM unnest(c.reloptions) o WHERE o LIKE 'fillfactor=%'), 100) AS fillfactor,
+           count(*) AS natts,
+           count(s.attname) AS natts_with_stats,
+           bool_or(coalesce(s.null_frac, 0) > 0) AS has_nulls,
+           sum((1 - coalesce(s.null_frac, 0)) * coalesce(s.avg_width, 0)) AS data_width
+      FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      LEFT JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname
+                          AND s.attname = a.attname AND NOT s.inherited
+     WHERE c.relkind IN ('r', 'm')
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+       AND NOT (c.oid = ANY($1))
+     GROUP BY c.oid, c.reltuples, c.relpages, c.reloptions
+), bloat AS (
+    SELECT oid,
+           CASE WHEN reltuples < 0 OR natts_with_stats < natts THEN NULL
+                WHEN reltuples = 0 THEN 0
+                ELSE ceil(reltuples / greatest(floor(
+                        (current_setting('block_size')::int - 24) * fillfactor / 100.0
+                        / (4 + ((23 + CASE WHEN has_nulls THEN (natts + 7) / 8 ELSE 0 END + 7) / 8) * 8
+                             + ceil(data_width / 8.0) * 8)), 1))
+           END::int8 AS expected_pages
+      FROM widths
+)
 SELECT
     n.nspname::text                                   AS schema,
     c.relname::text                                   AS name,
@@ -20,10 +53,13 @@ SELECT
     extract(epoch FROM s.last_autovacuum)::float8     AS last_autovacuum,
     extract(epoch FROM s.last_analyze)::float8        AS last_analyze,
     extract(epoch FROM s.last_autoanalyze)::float8    AS last_autoanalyze,
-    age(c.relfrozenxid)::int8                         AS xid_age
+    age(c.relfrozenxid)::int8                         AS xid_age,
+    b.expected_pages                                  AS expected_pages,
+    current_setting('block_size')::int8               AS block_size
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+LEFT JOIN bloat b ON b.oid = c.oid
 WHERE c.relkind IN ('r', 'm', 'p')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname !~ '^pg_toast'
