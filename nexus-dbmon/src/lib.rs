@@ -10,6 +10,7 @@ pub mod maintenance;
 mod monitor;
 mod pool;
 pub mod reports;
+pub mod trends;
 
 pub use advice::{AdviceConfig, Recommendation, RecommendationKind, Severity};
 pub use error::DbMonError;
@@ -27,6 +28,9 @@ pub use reports::indexes::{IndexStats, IndexesReport};
 pub use reports::sequences::SequenceUsage;
 pub use reports::statements::{Statement, StatementsReport, StatementsStatus};
 pub use reports::tables::{TableStats, TablesReport};
+pub use trends::{
+    Growth, History, Snapshot, SnapshotTask, StatementTrend, Trends, publish_metrics,
+};
 
 impl DbMonitor {
     /// Every recommendation, from fresh database, tables, indexes and sequences reports.

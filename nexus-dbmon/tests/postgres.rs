@@ -315,3 +315,50 @@ async fn works_as_pg_monitor_and_explains_a_missing_extension() {
     // pg_monitor includes pg_read_all_stats: texts are readable.
     assert!(st.top_by_total.iter().any(|s| s.query.is_some()), "{st:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_show_growth_and_statement_trends() {
+    let pg = PostgresServer::start();
+    pg.psql("CREATE EXTENSION pg_stat_statements; CREATE TABLE events (id serial, body text);");
+    let monitor = DbMonitor::builder(pool(&pg.url()).await).build();
+    let mut history = nexus_dbmon::History::new(10);
+    history.push(&monitor.snapshot().await.unwrap());
+    let mut app = sqlx::PgConnection::connect(&pg.url()).await.unwrap();
+    for _ in 0..5 {
+        sqlx::query(
+            "INSERT INTO events (body) SELECT repeat('x', 200) FROM generate_series(1, 2000)",
+        )
+        .execute(&mut app)
+        .await
+        .unwrap();
+    }
+    sqlx::query("SELECT pg_stat_force_next_flush()")
+        .execute(&mut app)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let snap = monitor.snapshot().await.unwrap();
+    history.push(&snap);
+    let t = history.trends(Some(snap.database.size_bytes * 2));
+    assert!(t.span_seconds > 1.0);
+    let events = t.tables.iter().find(|g| g.name == "public.events").unwrap();
+    assert!(
+        events.current_bytes > 2_000_000 && events.bytes_per_day.unwrap() > 0.0,
+        "{events:?}"
+    );
+    assert!(
+        t.database.days_until_limit.is_some_and(|d| d > 0.0),
+        "{:?}",
+        t.database
+    );
+    let insert = t
+        .statements
+        .iter()
+        .find(|s| {
+            s.query
+                .as_deref()
+                .is_some_and(|q| q.contains("INSERT INTO events"))
+        })
+        .unwrap();
+    assert_eq!(insert.calls, 5);
+}
