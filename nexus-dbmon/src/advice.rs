@@ -67,7 +67,7 @@ pub struct Recommendation {
 }
 
 impl Recommendation {
-    fn new(
+    pub(crate) fn new(
         kind: RecommendationKind,
         severity: Severity,
         object: String,
@@ -106,6 +106,8 @@ pub struct AdviceConfig {
     pub unused_min_stats_seconds: f64,
     /// Sequences above this share of their range are reported (0.75; critical above 0.9).
     pub sequence_ratio: f64,
+    /// A hypothetical index is suggested when it lowers the plan cost by at least this share (0.5).
+    pub hypothetical_saving: f64,
     /// Heap bloat reported above this share of the heap (0.5)…
     pub bloat_ratio: f64,
     /// …and this many bytes (10 MiB).
@@ -126,6 +128,7 @@ impl Default for AdviceConfig {
             missing_index_min_rows: 10_000,
             unused_min_stats_seconds: 7.0 * 86_400.0,
             sequence_ratio: 0.75,
+            hypothetical_saving: 0.5,
             bloat_ratio: 0.5,
             bloat_min_bytes: 10 << 20,
             wraparound_warning: 500_000_000,

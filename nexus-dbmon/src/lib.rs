@@ -6,6 +6,7 @@ pub mod advice;
 mod error;
 #[cfg(feature = "http")]
 pub mod http;
+mod hypo;
 pub mod maintenance;
 mod monitor;
 mod pool;
@@ -14,6 +15,7 @@ pub mod trends;
 
 pub use advice::{AdviceConfig, Recommendation, RecommendationKind, Severity};
 pub use error::DbMonError;
+pub use hypo::{IndexAdvice, IndexSuggestion};
 pub use maintenance::{
     ActionResult, ActionStatus, Maintenance, OptimizeOptions, OptimizeReport, quote_ident,
 };
@@ -53,6 +55,43 @@ impl DbMonitor {
             sequences: &sequences,
             now,
         };
-        Ok(advice::advise(&input, cfg))
+        let mut recs = advice::advise(&input, cfg);
+        let statements = self.statements().await?;
+        let candidates: Vec<Statement> = statements
+            .slow
+            .iter()
+            .chain(&statements.top_by_total)
+            .cloned()
+            .collect();
+        if !candidates.is_empty() {
+            let verified = self
+                .index_suggestions(&candidates, cfg.hypothetical_saving)
+                .await?;
+            for s in verified.suggestions {
+                let object = format!("{}.{}", s.schema, s.table);
+                // A verified suggestion replaces the heuristic hint for its table.
+                recs.retain(|r| {
+                    !(r.kind == RecommendationKind::MissingIndex
+                        && r.object == object
+                        && r.action.is_none())
+                });
+                recs.push(Recommendation::new(
+                    RecommendationKind::MissingIndex,
+                    Severity::Warning,
+                    object,
+                    format!(
+                        "generic plan cost {:.0} → {:.0} (−{:.0} %) with an index on ({}) for: {}",
+                        s.cost_before,
+                        s.cost_after,
+                        s.saving * 100.0,
+                        s.columns.join(", "),
+                        s.query
+                    ),
+                    "verified with a hypothetical index (hypopg)".into(),
+                    Some(s.action),
+                ));
+            }
+        }
+        Ok(recs)
     }
 }

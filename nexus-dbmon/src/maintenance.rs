@@ -75,6 +75,15 @@ pub enum Maintenance {
         /// Index.
         index: String,
     },
+    /// `CREATE INDEX CONCURRENTLY ON table (columns)` (needs `allow_create`).
+    CreateIndex {
+        /// Schema.
+        schema: String,
+        /// Table.
+        table: String,
+        /// Columns, in order.
+        columns: Vec<String>,
+    },
     /// `DROP INDEX CONCURRENTLY IF EXISTS index` (needs `allow_drop`).
     DropIndex {
         /// Schema.
@@ -107,6 +116,19 @@ impl Maintenance {
             Maintenance::VacuumFreeze { schema, table } => {
                 format!("VACUUM (FREEZE, ANALYZE) {}", qualified(schema, table))
             }
+            Maintenance::CreateIndex {
+                schema,
+                table,
+                columns,
+            } => format!(
+                "CREATE INDEX CONCURRENTLY ON {} ({})",
+                qualified(schema, table),
+                columns
+                    .iter()
+                    .map(|c| quote_ident(c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Maintenance::VacuumFull { schema, table } => {
                 format!("VACUUM (FULL, ANALYZE) {}", qualified(schema, table))
             }
@@ -137,6 +159,9 @@ impl Maintenance {
             Maintenance::DropIndex { .. } if !opts.allow_drop => {
                 Some("DROP is not enabled (allow_drop)")
             }
+            Maintenance::CreateIndex { .. } if !opts.allow_create => {
+                Some("CREATE is not enabled (allow_create)")
+            }
             Maintenance::WidenToBigint { .. } | Maintenance::VacuumFull { .. } => {
                 Some("rewrites the table under an exclusive lock: run it in a maintenance window")
             }
@@ -154,6 +179,8 @@ pub struct OptimizeOptions {
     pub dry_run: bool,
     /// Allow `DROP INDEX CONCURRENTLY` for unused and duplicate indexes (default false).
     pub allow_drop: bool,
+    /// Allow `CREATE INDEX CONCURRENTLY` for verified missing indexes (default false).
+    pub allow_create: bool,
     /// Only these kinds (default: all).
     pub kinds: Option<Vec<RecommendationKind>>,
     /// Statement timeout of each command, seconds (default 600).
@@ -165,6 +192,7 @@ impl Default for OptimizeOptions {
         Self {
             dry_run: true,
             allow_drop: false,
+            allow_create: false,
             kinds: None,
             timeout_seconds: 600,
         }
@@ -175,6 +203,12 @@ impl OptimizeOptions {
     /// Actually run the commands.
     pub fn execute(mut self) -> Self {
         self.dry_run = false;
+        self
+    }
+
+    /// Allow CREATE INDEX.
+    pub fn allow_create(mut self, allow: bool) -> Self {
+        self.allow_create = allow;
         self
     }
 

@@ -26,6 +26,7 @@ fn advice_now() -> AdviceConfig {
 
 const SETUP: &str = r#"
 CREATE EXTENSION pg_stat_statements;
+CREATE EXTENSION hypopg;
 CREATE TABLE orders (id bigserial PRIMARY KEY, customer int NOT NULL, note text, created timestamptz DEFAULT now());
 INSERT INTO orders (customer, note) SELECT g % 5000, 'note ' || g FROM generate_series(1, 50000) g;
 CREATE INDEX orders_note_idx ON orders (note);
@@ -159,10 +160,16 @@ async fn reports_advice_and_guarded_maintenance() {
     let advice = monitor.recommendations(&advice_now()).await.unwrap();
     let has =
         |k: RecommendationKind, obj: &str| advice.iter().any(|r| r.kind == k && r.object == obj);
-    assert!(
-        has(RecommendationKind::MissingIndex, "public.orders"),
-        "{advice:#?}"
+    let missing = advice
+        .iter()
+        .find(|r| r.kind == RecommendationKind::MissingIndex && r.object == "public.orders")
+        .unwrap();
+    assert_eq!(
+        missing.sql.as_deref(),
+        Some("CREATE INDEX CONCURRENTLY ON \"public\".\"orders\" (\"customer\")"),
+        "{missing:#?}"
     );
+    assert!(missing.benefit.contains("hypopg"), "{missing:#?}");
     assert!(
         has(RecommendationKind::UnusedIndex, "public.orders_note_idx"),
         "{advice:#?}"
@@ -203,6 +210,19 @@ async fn reports_advice_and_guarded_maintenance() {
     );
     assert!(plan.actions.iter().any(|a| a.kind == RecommendationKind::UnusedIndex
         && matches!(&a.status, ActionStatus::Skipped { reason } if reason.contains("allow_drop"))));
+
+    // CREATE needs allow_create; with it, the verified index is built concurrently.
+    let mut create = OptimizeOptions::default().execute().allow_create(true);
+    create.kinds = Some(vec![RecommendationKind::MissingIndex]);
+    let built = monitor.optimize(&advice, &create).await.unwrap();
+    assert!(
+        built
+            .actions
+            .iter()
+            .any(|a| matches!(a.status, ActionStatus::Done { .. })),
+        "{built:#?}"
+    );
+    assert_eq!(pg.psql("SELECT count(*) FROM pg_indexes WHERE tablename = 'orders' AND indexdef LIKE '%(customer)%'").trim(), "1");
 
     // For real, vacuum only: the evil name is quoted, table y survives.
     let mut only_vacuum = OptimizeOptions::default().execute();
