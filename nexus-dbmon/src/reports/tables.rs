@@ -20,7 +20,7 @@ pub struct TableStats {
     pub name: String,
     /// `pg_class` oid.
     pub oid: i64,
-    /// Heap, bytes.
+    /// Heap with its free-space and visibility maps, bytes.
     pub heap_bytes: i64,
     /// All its indexes, bytes.
     pub index_bytes: i64,

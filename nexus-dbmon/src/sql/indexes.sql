@@ -11,7 +11,7 @@ SELECT
     x.indisunique                                          AS is_unique,
     x.indisprimary                                         AS is_primary,
     x.indisvalid                                           AS is_valid,
-    EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.oid) AS backs_constraint,
+    (k.conindid IS NOT NULL)                               AS backs_constraint,
     am.amname::text                                        AS method,
     string_to_array(x.indkey::text, ' ')::int4[]           AS columns,
     coalesce(pg_get_expr(x.indexprs, x.indrelid), '')      AS expressions,
@@ -25,6 +25,8 @@ JOIN pg_namespace n ON n.oid = t.relnamespace
 JOIN pg_am am ON am.oid = i.relam
 LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.oid
 LEFT JOIN pg_statio_user_indexes io ON io.indexrelid = i.oid
+-- A join, not a correlated EXISTS: pg_constraint has no index on conindid.
+LEFT JOIN (SELECT DISTINCT conindid FROM pg_constraint WHERE conindid <> 0) k ON k.conindid = i.oid
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname !~ '^pg_toast'
   AND NOT (t.oid = ANY($1)) AND NOT (i.oid = ANY($1))

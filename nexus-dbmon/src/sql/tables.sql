@@ -34,14 +34,17 @@ WITH widths AS (
            END::int8 AS expected_pages
       FROM widths
 )
+SELECT r.*, r.table_bytes - r.toast_bytes AS heap_bytes, r.table_bytes + r.index_bytes AS total_bytes
+  FROM (
 SELECT
     n.nspname::text                                   AS schema,
     c.relname::text                                   AS name,
     c.oid::int8                                       AS oid,
-    pg_relation_size(c.oid)::int8                     AS heap_bytes,
+    -- Each size function stats files: call each once (the total is their sum, not another call).
+    pg_table_size(c.oid)::int8                        AS table_bytes,
     pg_indexes_size(c.oid)::int8                      AS index_bytes,
-    coalesce(pg_total_relation_size(c.reltoastrelid), 0)::int8 AS toast_bytes,
-    pg_total_relation_size(c.oid)::int8               AS total_bytes,
+    CASE WHEN c.reltoastrelid = 0 THEN 0
+         ELSE pg_total_relation_size(c.reltoastrelid) END::int8 AS toast_bytes,
     c.relpages::int8                                  AS pages,
     coalesce(s.n_live_tup, 0)::int8                   AS live_tuples,
     coalesce(s.n_dead_tup, 0)::int8                   AS dead_tuples,
@@ -64,4 +67,5 @@ WHERE c.relkind IN ('r', 'm', 'p')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname !~ '^pg_toast'
   AND NOT (c.oid = ANY($1))
-ORDER BY pg_total_relation_size(c.oid) DESC
+) r
+ORDER BY r.table_bytes + r.index_bytes DESC
