@@ -308,13 +308,15 @@ fn entry_bytes(entry: &Entry) -> Result<&Bytes, TierError> {
 
 /// The commands of a `set`, each tagged with the key it touches (for slot grouping).
 fn set_commands(s: &Settings, key: &str, entry: &Entry) -> Result<Vec<(String, Cmd)>, TierError> {
-    let frame = encode_frame(entry, entry_bytes(entry)?);
-    if frame.len() > s.max_entry_bytes {
+    // The limit applies to the value (as every tier's does), so the cache's up-front size check
+    // and this one agree and a write is never refused half-way.
+    if entry.size > s.max_entry_bytes {
         return Err(TierError::TooLarge {
-            size: frame.len(),
+            size: entry.size,
             limit: s.max_entry_bytes,
         });
     }
+    let frame = encode_frame(entry, entry_bytes(entry)?);
     let data_key = s.data_key(key);
     let mut cmds = Vec::with_capacity(1 + 3 * entry.tags.len());
     let mut set = redis::cmd("SET");
