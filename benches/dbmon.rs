@@ -18,54 +18,19 @@ use tokio::runtime::Runtime;
 
 fn create_tables(pg: &PostgresServer, db: &str, n: usize) {
     pg.psql(&format!("CREATE DATABASE {db}"));
-    let sql = format!(
-        "DO $$ BEGIN FOR i IN 1..{n} LOOP \
-           EXECUTE format('CREATE TABLE t_%s (id serial PRIMARY KEY, v int, note text)', i); \
-           EXECUTE format('INSERT INTO t_%s (v, note) SELECT g, ''n'' || g FROM generate_series(1, 5) g', i); \
-           IF i % 500 = 0 THEN COMMIT; END IF; \
-         END LOOP; END $$"
+    // Transactions of 500 tables: one transaction for all would run out of lock slots.
+    pg.psql_in(
+        db,
+        &format!(
+            "DO $$ BEGIN FOR i IN 1..{n} LOOP \
+               EXECUTE format('CREATE TABLE t_%s (id serial PRIMARY KEY, v int, note text)', i); \
+               EXECUTE format('INSERT INTO t_%s (v, note) SELECT g, ''n'' || g FROM generate_series(1, 5) g', i); \
+               IF i % 500 = 0 THEN COMMIT; END IF; \
+             END LOOP; END $$"
+        ),
     );
-    let out = Command::new(nexus_testkit::require("psql"))
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &pg.port().to_string(),
-            "-U",
-            "postgres",
-            "-d",
-            db,
-            "-q",
-            "-c",
-            &sql,
-        ])
-        .output()
-        .expect("psql runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = Command::new(nexus_testkit::require("psql"))
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &pg.port().to_string(),
-            "-U",
-            "postgres",
-            "-d",
-            db,
-            "-q",
-        ])
-        .args(["-c", "CREATE EXTENSION pg_stat_statements", "-c", "ANALYZE"])
-        .output()
-        .expect("psql runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    pg.psql_in(db, "CREATE EXTENSION pg_stat_statements");
+    pg.psql_in(db, "ANALYZE");
 }
 
 async fn full_snapshot(m: &DbMonitor) {
@@ -75,7 +40,6 @@ async fn full_snapshot(m: &DbMonitor) {
 }
 
 fn snapshot(c: &mut Criterion, rt: &Runtime, pg: &PostgresServer, sizes: &[usize]) {
-    // (Created in transactions of 500 tables: one transaction would run out of lock slots.)
     let mut g = c.benchmark_group("snapshot");
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(10));

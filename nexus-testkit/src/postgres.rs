@@ -90,6 +90,15 @@ impl PostgresServer {
     /// # Panics
     /// When `psql` fails: a test helper, not an API.
     pub fn psql(&self, sql: &str) -> String {
+        self.psql_in("postgres", sql)
+    }
+
+    /// [`psql`](Self::psql) in another database. One call is one `-c`: a lone `DO` block may
+    /// `COMMIT`; several statements in `sql` run in one implicit transaction.
+    ///
+    /// # Panics
+    /// When `psql` fails.
+    pub fn psql_in(&self, database: &str, sql: &str) -> String {
         run(Command::new(require("psql"))
             .args([
                 "-h",
@@ -99,7 +108,7 @@ impl PostgresServer {
                 "-U",
                 "postgres",
             ])
-            .args(["-d", "postgres", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql]))
+            .args(["-d", database, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql]))
     }
 
     /// Stops the server immediately (as a crash would).

@@ -4,9 +4,9 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use super::{Skipped, hit_ratio, locked};
+use super::{Skipped, hit_ratio};
 use crate::error::DbMonError;
-use crate::monitor::{DbMonitor, is_lock_timeout};
+use crate::monitor::DbMonitor;
 
 const SQL: &str = include_str!("../sql/indexes.sql");
 
@@ -85,21 +85,7 @@ fn index(r: &PgRow) -> Result<IndexStats, sqlx::Error> {
 impl DbMonitor {
     /// The indexes report (locked relations skipped, as for [`DbMonitor::tables`]).
     pub async fn indexes(&self) -> Result<IndexesReport, DbMonError> {
-        match self.indexes_once().await {
-            Err(e) if is_lock_timeout(&e) => self.indexes_once().await,
-            other => other,
-        }
-        .map_err(DbMonError::query("indexes"))
-    }
-
-    async fn indexes_once(&self) -> Result<IndexesReport, sqlx::Error> {
-        let mut tx = self.begin_read().await?;
-        let (oids, skipped) = locked(&mut tx).await?;
-        let rows = sqlx::query(SQL).bind(&oids).fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(IndexesReport {
-            indexes: rows.iter().map(index).collect::<Result<_, _>>()?,
-            skipped,
-        })
+        let (indexes, skipped) = self.skipping_locked("indexes", SQL, index).await?;
+        Ok(IndexesReport { indexes, skipped })
     }
 }

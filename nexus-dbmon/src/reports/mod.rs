@@ -30,7 +30,11 @@ pub(crate) fn hit_ratio(hit: i64, read: i64) -> f64 {
     }
 }
 
+use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
+
+use crate::error::DbMonError;
+use crate::monitor::{DbMonitor, is_lock_timeout};
 
 const LOCKED_SQL: &str = include_str!("../sql/locked.sql");
 
@@ -50,4 +54,32 @@ pub(crate) async fn locked(
         });
     }
     Ok((oids, skipped))
+}
+
+impl DbMonitor {
+    /// Runs `sql` (whose `$1` is the oids to leave out) without the relations another session
+    /// holds an ACCESS EXCLUSIVE lock on, which are returned as skipped. If such a lock appears
+    /// between the check and the query, `lock_timeout` fires and the report is retried once.
+    pub(crate) async fn skipping_locked<T>(
+        &self,
+        report: &'static str,
+        sql: &'static str,
+        row: fn(&PgRow) -> Result<T, sqlx::Error>,
+    ) -> Result<(Vec<T>, Vec<Skipped>), DbMonError> {
+        let once = || async {
+            let mut tx = self.begin_read().await?;
+            let (oids, skipped) = locked(&mut tx).await?;
+            let rows = sqlx::query(sql).bind(&oids).fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>((
+                rows.iter().map(row).collect::<Result<Vec<T>, _>>()?,
+                skipped,
+            ))
+        };
+        match once().await {
+            Err(e) if is_lock_timeout(&e) => once().await,
+            other => other,
+        }
+        .map_err(DbMonError::query(report))
+    }
 }

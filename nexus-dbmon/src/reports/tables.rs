@@ -4,9 +4,9 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use super::{Skipped, locked};
+use super::Skipped;
 use crate::error::DbMonError;
-use crate::monitor::{DbMonitor, is_lock_timeout};
+use crate::monitor::DbMonitor;
 
 const SQL: &str = include_str!("../sql/tables.sql");
 
@@ -125,21 +125,7 @@ impl DbMonitor {
     /// The tables report. A table locked ACCESS EXCLUSIVE by another session is skipped, not
     /// waited for (if a lock appears between the check and the query, the report is retried once).
     pub async fn tables(&self) -> Result<TablesReport, DbMonError> {
-        match self.tables_once().await {
-            Err(e) if is_lock_timeout(&e) => self.tables_once().await,
-            other => other,
-        }
-        .map_err(DbMonError::query("tables"))
-    }
-
-    async fn tables_once(&self) -> Result<TablesReport, sqlx::Error> {
-        let mut tx = self.begin_read().await?;
-        let (oids, skipped) = locked(&mut tx).await?;
-        let rows = sqlx::query(SQL).bind(&oids).fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(TablesReport {
-            tables: rows.iter().map(table).collect::<Result<_, _>>()?,
-            skipped,
-        })
+        let (tables, skipped) = self.skipping_locked("tables", SQL, table).await?;
+        Ok(TablesReport { tables, skipped })
     }
 }
