@@ -21,6 +21,8 @@ pub enum RecommendationKind {
     DuplicateIndex,
     /// An index left invalid (failed concurrent build).
     InvalidIndex,
+    /// A btree index much larger than its rows need (estimated).
+    IndexBloat,
     /// Many dead tuples.
     Vacuum,
     /// Much of the heap is empty space (estimated).
@@ -163,6 +165,7 @@ pub fn advise(input: &AdviceInput<'_>, cfg: &AdviceConfig) -> Vec<Recommendation
     out.extend(unused_indexes(input.indexes, stats_seconds, cfg));
     out.extend(duplicate_indexes(input.indexes));
     out.extend(invalid_indexes(input.indexes));
+    out.extend(index_bloat(input.indexes, cfg));
     out.extend(vacuum(input.tables, cfg));
     out.extend(bloat(input.tables, cfg));
     out.extend(analyze(input.tables, cfg));
@@ -310,6 +313,38 @@ pub fn invalid_indexes(indexes: &[IndexStats]) -> Vec<Recommendation> {
                 name(&i.schema, &i.name),
                 "index is marked invalid: it is maintained on writes but never used".into(),
                 "a usable index (or drop it if it is not wanted)".into(),
+                Some(Maintenance::Reindex {
+                    schema: i.schema.clone(),
+                    index: i.name.clone(),
+                }),
+            )
+        })
+        .collect()
+}
+
+/// Bloated btree indexes: rebuild them concurrently (same thresholds as heap bloat).
+pub fn index_bloat(indexes: &[IndexStats], cfg: &AdviceConfig) -> Vec<Recommendation> {
+    indexes
+        .iter()
+        .filter(|i| i.is_valid)
+        .filter(|i| {
+            i.bloat_ratio.is_some_and(|r| r >= cfg.bloat_ratio)
+                && i.bloat_bytes.is_some_and(|b| b >= cfg.bloat_min_bytes)
+        })
+        .map(|i| {
+            Recommendation::new(
+                RecommendationKind::IndexBloat,
+                Severity::Info,
+                name(&i.schema, &i.name),
+                format!(
+                    "about {} bytes ({:.0} % of the index) hold no live entries",
+                    i.bloat_bytes.unwrap_or(0),
+                    i.bloat_ratio.unwrap_or(0.0) * 100.0
+                ),
+                format!(
+                    "a smaller, faster index on {}; rebuilt without blocking writes",
+                    i.table
+                ),
                 Some(Maintenance::Reindex {
                     schema: i.schema.clone(),
                     index: i.name.clone(),
@@ -541,6 +576,8 @@ mod tests {
             predicate: String::new(),
             definition: format!("CREATE INDEX {name} ..."),
             pages: 1,
+            bloat_bytes: None,
+            bloat_ratio: None,
         }
     }
 

@@ -67,3 +67,75 @@ async fn bloat_estimate_tracks_pgstattuple() {
         lines.join("\n")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn btree_bloat_is_estimated_and_reindexed() {
+    let pg = PostgresServer::start();
+    pg.psql(
+        "CREATE EXTENSION pgstattuple; \
+         CREATE TABLE big (id int, v int) WITH (autovacuum_enabled = false); \
+         INSERT INTO big SELECT g, g % 100 FROM generate_series(1, 200000) g; \
+         CREATE INDEX big_id ON big (id); CREATE INDEX big_v ON big (v);",
+    );
+    pg.psql("ANALYZE big");
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&pg.url())
+        .await
+        .unwrap();
+    let monitor = DbMonitor::builder(pool).build();
+    let fresh = monitor.indexes().await.unwrap();
+    let id = fresh.indexes.iter().find(|i| i.name == "big_id").unwrap();
+    let density: f64 = pg
+        .psql("SELECT avg_leaf_density FROM pgstatindex('big_id')")
+        .trim()
+        .parse()
+        .unwrap();
+    println!(
+        "fresh big_id: estimate {:?}, pgstatindex leaf density {density}",
+        id.bloat_ratio
+    );
+    assert!(id.bloat_ratio.unwrap() < 0.15, "{id:?}");
+
+    pg.psql("DELETE FROM big WHERE id % 10 <> 0");
+    pg.psql("VACUUM ANALYZE big");
+    let after = monitor.indexes().await.unwrap();
+    let id = after.indexes.iter().find(|i| i.name == "big_id").unwrap();
+    let density: f64 = pg
+        .psql("SELECT avg_leaf_density FROM pgstatindex('big_id')")
+        .trim()
+        .parse()
+        .unwrap();
+    println!(
+        "90 % deleted big_id: estimate {:?}, pgstatindex leaf density {density}",
+        id.bloat_ratio
+    );
+    // 90 % of the entries are gone but the pages stay: the estimate sees most of the index empty.
+    assert!(id.bloat_ratio.unwrap() > 0.75, "{id:?}");
+
+    let mut cfg = nexus_dbmon::AdviceConfig::default();
+    cfg.bloat_min_bytes = 0;
+    let advice = monitor.recommendations(&cfg).await.unwrap();
+    let rec = advice
+        .iter()
+        .find(|r| {
+            r.kind == nexus_dbmon::RecommendationKind::IndexBloat && r.object == "public.big_id"
+        })
+        .unwrap();
+    assert_eq!(
+        rec.sql.as_deref(),
+        Some("REINDEX INDEX CONCURRENTLY \"public\".\"big_id\"")
+    );
+    let mut opts = nexus_dbmon::OptimizeOptions::default().execute();
+    opts.kinds = Some(vec![nexus_dbmon::RecommendationKind::IndexBloat]);
+    let done = monitor.optimize(&advice, &opts).await.unwrap();
+    assert!(
+        done.actions
+            .iter()
+            .all(|a| matches!(a.status, nexus_dbmon::ActionStatus::Done { .. })),
+        "{done:?}"
+    );
+    let rebuilt = monitor.indexes().await.unwrap();
+    let id = rebuilt.indexes.iter().find(|i| i.name == "big_id").unwrap();
+    assert!(id.bloat_ratio.unwrap() < 0.15, "after REINDEX: {id:?}");
+}

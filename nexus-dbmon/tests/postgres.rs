@@ -389,23 +389,56 @@ async fn pgbench_workload_shows_in_the_slow_query_report_and_metrics() {
     pg.psql("CREATE EXTENSION pg_stat_statements");
     let pgbench = |args: &[&str]| {
         let out = std::process::Command::new(nexus_testkit::require("pgbench"))
-            .args(["-h", "127.0.0.1", "-p", &pg.port().to_string(), "-U", "postgres"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &pg.port().to_string(),
+                "-U",
+                "postgres",
+            ])
             .args(args)
             .arg("postgres")
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     pgbench(&["-i", "-q", "-s", "1"]);
     pgbench(&["-c", "2", "-j", "2", "-T", "3", "-n"]);
     let monitor = DbMonitor::builder(pool(&pg.url()).await).build();
     let st = monitor.statements().await.unwrap();
-    let texts: Vec<&str> = st.top_by_total.iter().filter_map(|s| s.query.as_deref()).collect();
-    for expected in ["UPDATE pgbench_accounts SET abalance", "UPDATE pgbench_tellers", "INSERT INTO pgbench_history"] {
-        assert!(texts.iter().any(|t| t.starts_with(expected)), "{expected} not in {texts:#?}");
+    let texts: Vec<&str> = st
+        .top_by_total
+        .iter()
+        .filter_map(|s| s.query.as_deref())
+        .collect();
+    for expected in [
+        "UPDATE pgbench_accounts SET abalance",
+        "UPDATE pgbench_tellers",
+        "INSERT INTO pgbench_history",
+    ] {
+        assert!(
+            texts.iter().any(|t| t.starts_with(expected)),
+            "{expected} not in {texts:#?}"
+        );
     }
-    let upd = st.top_by_total.iter().find(|s| s.query.as_deref().is_some_and(|q| q.starts_with("UPDATE pgbench_accounts"))).unwrap();
-    assert!(upd.calls > 100 && upd.rows == upd.calls && upd.cache_hit_ratio > 0.5, "{upd:?}");
+    let upd = st
+        .top_by_total
+        .iter()
+        .find(|s| {
+            s.query
+                .as_deref()
+                .is_some_and(|q| q.starts_with("UPDATE pgbench_accounts"))
+        })
+        .unwrap();
+    assert!(
+        upd.calls > 100 && upd.rows == upd.calls && upd.cache_hit_ratio > 0.5,
+        "{upd:?}"
+    );
 
     // The snapshot's figures reach the metrics facade under postgres_exporter's names.
     let snap = monitor.snapshot().await.unwrap();
@@ -418,8 +451,14 @@ async fn pgbench_workload_shows_in_the_slow_query_report_and_metrics() {
         .into_iter()
         .map(|(k, _, _, _)| k.key().name().to_string())
         .collect();
-    for n in ["pg_up", "pg_database_size_bytes", "pg_stat_database_xact_commit", "pg_stat_activity_count",
-              "pg_stat_user_tables_n_live_tup", "pg_stat_statements_calls_total"] {
+    for n in [
+        "pg_up",
+        "pg_database_size_bytes",
+        "pg_stat_database_xact_commit",
+        "pg_stat_activity_count",
+        "pg_stat_user_tables_n_live_tup",
+        "pg_stat_statements_calls_total",
+    ] {
         assert!(names.iter().any(|x| x == n), "{n} missing from {names:?}");
     }
 }

@@ -48,6 +48,11 @@ pub struct IndexStats {
     pub definition: String,
     /// `relpages`.
     pub pages: i64,
+    /// Estimated btree bloat, bytes (`None` for other methods, expression keys, or without
+    /// statistics).
+    pub bloat_bytes: Option<i64>,
+    /// Estimated btree bloat as a share of the index, 0..=1.
+    pub bloat_ratio: Option<f64>,
 }
 
 /// All indexes of user tables, largest first, and those skipped because they were locked.
@@ -61,7 +66,19 @@ pub struct IndexesReport {
 }
 
 fn index(r: &PgRow) -> Result<IndexStats, sqlx::Error> {
+    let pages: i64 = r.try_get("pages")?;
+    let expected: Option<i64> = r.try_get("expected_pages")?;
+    let block: i64 = r.try_get("block_size")?;
+    let extra = expected.map(|e| (pages - e).max(0));
     Ok(IndexStats {
+        bloat_bytes: extra.map(|x| x * block),
+        bloat_ratio: extra.map(|x| {
+            if pages > 0 {
+                x as f64 / pages as f64
+            } else {
+                0.0
+            }
+        }),
         schema: r.try_get("schema")?,
         table: r.try_get("table_name")?,
         name: r.try_get("name")?,
@@ -78,7 +95,7 @@ fn index(r: &PgRow) -> Result<IndexStats, sqlx::Error> {
         expressions: r.try_get("expressions")?,
         predicate: r.try_get("predicate")?,
         definition: r.try_get("definition")?,
-        pages: r.try_get("pages")?,
+        pages,
     })
 }
 
