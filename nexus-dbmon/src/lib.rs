@@ -31,7 +31,7 @@ pub use reports::sequences::SequenceUsage;
 pub use reports::statements::{Statement, StatementsReport, StatementsStatus};
 pub use reports::tables::{TableStats, TablesReport};
 pub use trends::{
-    Growth, History, Snapshot, SnapshotTask, StatementTrend, Trends, publish_metrics,
+    Growth, History, Snapshot, SnapshotStore, SnapshotTask, StatementTrend, Trends, publish_metrics,
 };
 
 impl DbMonitor {

@@ -5,7 +5,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
 
 use crate::error::DbMonError;
 use crate::monitor::DbMonitor;
@@ -52,7 +53,18 @@ impl DbMonitor {
     /// Takes a snapshot every `every` into a history of `keep` points, publishing metrics each
     /// time; stops when the returned handle is dropped.
     pub fn spawn_snapshots(&self, every: Duration, keep: usize) -> SnapshotTask {
-        let history = Arc::new(Mutex::new(History::new(keep)));
+        self.spawn_snapshots_into(every, History::new(keep), None)
+    }
+
+    /// [`spawn_snapshots`](Self::spawn_snapshots) starting from `history` (e.g. from
+    /// [`load_history`](Self::load_history)) and also appending each snapshot to `store`.
+    pub fn spawn_snapshots_into(
+        &self,
+        every: Duration,
+        history: History,
+        store: Option<SnapshotStore>,
+    ) -> SnapshotTask {
+        let history = Arc::new(Mutex::new(history));
         let (monitor, h) = (self.clone(), history.clone());
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
@@ -62,6 +74,11 @@ impl DbMonitor {
                 match monitor.snapshot().await {
                     Ok(s) => {
                         publish_metrics(&s);
+                        if let Some(store) = &store
+                            && let Err(e) = monitor.persist(&s, store).await
+                        {
+                            tracing::warn!(error = %e, "snapshot not stored");
+                        }
                         h.lock().unwrap_or_else(|e| e.into_inner()).push(&s);
                     }
                     Err(e) => {
@@ -72,6 +89,109 @@ impl DbMonitor {
             }
         });
         SnapshotTask { history, task }
+    }
+}
+
+/// A table of the user's choosing that keeps snapshot summaries across restarts.
+///
+/// ```
+/// let store = nexus_dbmon::SnapshotStore::new("monitoring", "db_snapshots");
+/// assert_eq!(store.qualified(), "\"monitoring\".\"db_snapshots\"");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotStore {
+    schema: String,
+    table: String,
+}
+
+impl SnapshotStore {
+    /// The table `schema.table` (created if missing; the schema must exist).
+    pub fn new(schema: impl Into<String>, table: impl Into<String>) -> Self {
+        Self {
+            schema: schema.into(),
+            table: table.into(),
+        }
+    }
+
+    /// The quoted, qualified name.
+    pub fn qualified(&self) -> String {
+        crate::maintenance::qualified(&self.schema, &self.table)
+    }
+
+    fn sql(&self, template: &str) -> sqlx::AssertSqlSafe<String> {
+        // The only text put into SQL is the identifier, quoted.
+        sqlx::AssertSqlSafe(template.replace("{table}", &self.qualified()))
+    }
+}
+
+const STORE_CREATE: &str = include_str!("sql/store_create.sql");
+const STORE_INSERT: &str = include_str!("sql/store_insert.sql");
+const STORE_LOAD: &str = include_str!("sql/store_load.sql");
+
+impl DbMonitor {
+    /// Appends a snapshot's summary to `store` (creating the table if needed), under the
+    /// monitor's statement and lock timeouts.
+    pub async fn persist(
+        &self,
+        snapshot: &Snapshot,
+        store: &SnapshotStore,
+    ) -> Result<(), DbMonError> {
+        let err = DbMonError::query("snapshot-store");
+        let mut h = History::new(1);
+        h.push(snapshot);
+        let Some(point) = h.points.pop_back() else {
+            return Ok(());
+        };
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        sqlx::query("SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)")
+            .bind(crate::monitor::millis(self.config.statement_timeout))
+            .bind(crate::monitor::millis(self.config.lock_timeout))
+            .execute(&mut *tx)
+            .await
+            .map_err(DbMonError::query("snapshot-store"))?;
+        sqlx::query(store.sql(STORE_CREATE))
+            .execute(&mut *tx)
+            .await
+            .map_err(DbMonError::query("snapshot-store"))?;
+        sqlx::query(store.sql(STORE_INSERT))
+            .bind(point.at)
+            .bind(Json(&point))
+            .execute(&mut *tx)
+            .await
+            .map_err(DbMonError::query("snapshot-store"))?;
+        tx.commit()
+            .await
+            .map_err(DbMonError::query("snapshot-store"))
+    }
+
+    /// The newest `keep` summaries from `store` as a [`History`] (empty if the table is missing).
+    pub async fn load_history(
+        &self,
+        store: &SnapshotStore,
+        keep: usize,
+    ) -> Result<History, DbMonError> {
+        let mut history = History::new(keep);
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+            .bind(store.qualified())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(DbMonError::query("snapshot-store"))?;
+        if !exists {
+            return Ok(history);
+        }
+        let mut tx = self.read_tx("snapshot-store").await?;
+        let rows: Vec<Json<Point>> = sqlx::query_scalar(store.sql(STORE_LOAD))
+            .bind(i64::try_from(keep).unwrap_or(i64::MAX))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(DbMonError::query("snapshot-store"))?;
+        tx.commit()
+            .await
+            .map_err(DbMonError::query("snapshot-store"))?;
+        for Json(p) in rows {
+            history.push_point(p);
+        }
+        Ok(history)
     }
 }
 
@@ -112,7 +232,7 @@ impl Drop for SnapshotTask {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Point {
     at: f64,
     database_bytes: i64,

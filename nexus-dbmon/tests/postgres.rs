@@ -462,3 +462,53 @@ async fn pgbench_workload_shows_in_the_slow_query_report_and_metrics() {
         assert!(names.iter().any(|x| x == n), "{n} missing from {names:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_persist_in_a_table_of_the_users_choosing() {
+    let pg = PostgresServer::start();
+    pg.psql("CREATE SCHEMA \"mon itor\"; CREATE TABLE t (a int); INSERT INTO t SELECT generate_series(1, 1000);");
+    let monitor = DbMonitor::builder(pool(&pg.url()).await).build();
+    let store = nexus_dbmon::SnapshotStore::new("mon itor", "snap\"shots");
+    assert_eq!(
+        monitor
+            .load_history(&store, 10)
+            .await
+            .unwrap()
+            .trends(None)
+            .span_seconds,
+        0.0,
+        "no table yet"
+    );
+    monitor
+        .persist(&monitor.snapshot().await.unwrap(), &store)
+        .await
+        .unwrap();
+    pg.psql("INSERT INTO t SELECT generate_series(1, 100000)");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    monitor
+        .persist(&monitor.snapshot().await.unwrap(), &store)
+        .await
+        .unwrap();
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM \"mon itor\".\"snap\"\"shots\"")
+            .trim(),
+        "2"
+    );
+    // A restarted process picks the history up again.
+    let history = monitor.load_history(&store, 10).await.unwrap();
+    let t = history.trends(None);
+    assert!(t.span_seconds > 0.1, "{t:?}");
+    let growth = t.tables.iter().find(|g| g.name == "public.t").unwrap();
+    assert!(growth.bytes_per_day.unwrap() > 0.0, "{growth:?}");
+    // Started from it, a snapshot task keeps appending.
+    let task = monitor.spawn_snapshots_into(Duration::from_millis(100), history, Some(store));
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert!(task.len() >= 3, "{}", task.len());
+    drop(task);
+    let n: i64 = pg
+        .psql("SELECT count(*) FROM \"mon itor\".\"snap\"\"shots\"")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(n >= 3, "{n}");
+}
