@@ -512,3 +512,18 @@ async fn snapshots_persist_in_a_table_of_the_users_choosing() {
         .unwrap();
     assert!(n >= 3, "{n}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn says_when_pg_stat_statements_is_not_preloaded() {
+    let pg = PostgresServer::start();
+    pg.psql("ALTER SYSTEM SET shared_preload_libraries = 'auto_explain'");
+    pg.stop();
+    pg.restart();
+    let monitor = DbMonitor::builder(pool(&pg.url()).await).build();
+    match monitor.statements().await.unwrap().status {
+        StatementsStatus::NotPreloaded { fix } => {
+            assert!(fix.contains("shared_preload_libraries"), "{fix}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
