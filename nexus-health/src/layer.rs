@@ -38,7 +38,7 @@ impl ErrorPolicy for ServerErrorsAsFailures {
 /// path of a REST API, or series multiply; `None` counts the request as [`UNMATCHED`].
 pub trait RouteExtractor: Clone + Send + Sync + 'static {
     /// The route label of `req`, if it has one.
-    fn route<'a, B>(&self, req: &'a Request<B>) -> Option<&'a str>;
+    fn route<'a, B>(&'a self, req: &'a Request<B>) -> Option<&'a str>;
 }
 
 /// axum's [`MatchedPath`](axum::extract::MatchedPath) (feature `http`): the route template the
@@ -63,8 +63,52 @@ impl RouteExtractor for MatchedPathRoute {
 pub struct UriPathRoute;
 
 impl RouteExtractor for UriPathRoute {
-    fn route<'a, B>(&self, req: &'a Request<B>) -> Option<&'a str> {
+    fn route<'a, B>(&'a self, req: &'a Request<B>) -> Option<&'a str> {
         Some(req.uri().path())
+    }
+}
+
+/// Matches the path against route templates you list (`/users/{id}`, the axum 0.8 / matchit
+/// syntax), for a layer applied *outside* the router: no `MatchedPath` there, but also none of
+/// the per-route boxing axum adds to every route when a layer is added with `Router::layer`
+/// (see `BENCHMARKS.md`), and unmatched paths are counted without a fallback. Keep the list in
+/// step with the router.
+///
+/// ```
+/// use nexus_health::{HealthLayer, Recorder, TemplateRoute};
+/// let routes = TemplateRoute::new(["/users/{id}", "/health"]).unwrap();
+/// let layer = HealthLayer::new(Recorder::default()).route_extractor(routes);
+/// # let _ = layer;
+/// ```
+#[derive(Debug, Clone)]
+pub struct TemplateRoute {
+    router: Arc<matchit::Router<Arc<str>>>,
+}
+
+impl TemplateRoute {
+    /// Builds the matcher; an invalid or conflicting template is an error naming it.
+    pub fn new<I, S>(templates: I) -> Result<Self, String>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut router = matchit::Router::new();
+        for t in templates {
+            let t: String = t.into();
+            router
+                .insert(t.clone(), Arc::<str>::from(t.as_str()))
+                .map_err(|e| format!("route template {t:?}: {e}"))?;
+        }
+        Ok(Self {
+            router: Arc::new(router),
+        })
+    }
+}
+
+impl RouteExtractor for TemplateRoute {
+    #[inline]
+    fn route<'a, B>(&'a self, req: &'a Request<B>) -> Option<&'a str> {
+        self.router.at(req.uri().path()).ok().map(|m| &**m.value)
     }
 }
 

@@ -22,7 +22,7 @@ pub use health::{Health, HealthBuilder, HealthReport};
 pub use layer::MatchedPathRoute;
 pub use layer::{
     ErrorPolicy, HealthLayer, HealthService, ResponseFuture, RouteExtractor,
-    ServerErrorsAsFailures, UriPathRoute,
+    ServerErrorsAsFailures, TemplateRoute, UriPathRoute,
 };
 pub use monitor::{DEFAULT_EVERY, MonitorReport, ProductionMonitor, ProductionMonitorBuilder};
 #[cfg(feature = "http")]

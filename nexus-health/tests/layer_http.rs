@@ -92,3 +92,52 @@ async fn per_route_counts_equal_requests_sent() {
     assert_eq!(report.score.components[2].points, 0.0);
     assert!(report.score.score < 80.0, "{:?}", report.score);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_the_router_templates_label_the_routes() {
+    use nexus_health::{HealthLayer, Recorder, TemplateRoute};
+    use tower::Layer;
+    let recorder = Recorder::builder().build();
+    let templates = TemplateRoute::new(["/users/{id}", "/fail"]).unwrap();
+    assert!(
+        TemplateRoute::new(["/a/{x}", "/a/{y}"])
+            .unwrap_err()
+            .contains("/a/{y}"),
+        "conflicts are named"
+    );
+    let app = Router::new()
+        .route("/users/{id}", get(|| async { "user" }))
+        .route(
+            "/fail",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+        );
+    let wrapped = HealthLayer::new(recorder.clone())
+        .route_extractor(templates)
+        .layer(app);
+    let addr = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, tower::make::Shared::new(wrapped))
+                .await
+                .unwrap()
+        });
+        addr
+    };
+    let client = support::client();
+    for path in ["/users/1", "/users/2", "/fail", "/nope/3", "/nope/4"] {
+        support::get(&client, &format!("http://{addr}{path}"), &[]).await;
+    }
+    let totals = recorder.totals();
+    let count = |r: &str| {
+        totals
+            .iter()
+            .find(|t| t.route == r)
+            .map_or(0, |t| t.requests)
+    };
+    assert_eq!(
+        (count("/users/{id}"), count("/fail"), count(UNMATCHED)),
+        (2, 1, 2),
+        "{totals:?}"
+    );
+}
