@@ -34,6 +34,7 @@ pub struct HealthReport {
 }
 
 #[derive(Debug)]
+#[cfg_attr(not(feature = "http"), allow(dead_code))] // identity and token serve the endpoints
 struct Inner {
     recorder: Recorder,
     probes: Probes,
@@ -206,15 +207,18 @@ impl Health {
         }
     }
 
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn service_id(&self) -> &str {
         &self.inner.service_id
     }
 
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn version(&self) -> &str {
         &self.inner.version
     }
 
     /// Whether `authorization` (the header value) unlocks details.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn authorized(&self, authorization: Option<&str>) -> bool {
         let Some(token) = &self.inner.token else {
             return true;

@@ -4,6 +4,8 @@
 
 mod health;
 mod histogram;
+#[cfg(feature = "http")]
+mod http_probe;
 mod layer;
 mod monitor;
 mod probe;
@@ -19,14 +21,14 @@ pub mod endpoints;
 
 pub use health::{Health, HealthBuilder, HealthReport};
 #[cfg(feature = "http")]
+pub use http_probe::HttpProbe;
+#[cfg(feature = "http")]
 pub use layer::MatchedPathRoute;
 pub use layer::{
     ErrorPolicy, HealthLayer, HealthService, ResponseFuture, RouteExtractor,
     ServerErrorsAsFailures, TemplateRoute, UriPathRoute,
 };
 pub use monitor::{DEFAULT_EVERY, MonitorReport, ProductionMonitor, ProductionMonitorBuilder};
-#[cfg(feature = "http")]
-pub use probe::HttpProbe;
 #[cfg(feature = "postgres")]
 pub use probe::PostgresProbe;
 #[cfg(feature = "redis")]

@@ -217,56 +217,5 @@ impl Probe for RedisProbe {
     }
 }
 
-/// `GET url` expecting a 2xx (feature `http`): plain HTTP/1.1 through hyper. HTTPS URLs are
-/// refused at construction with a clear error (TLS is not compiled in).
-#[cfg(feature = "http")]
-#[derive(Debug, Clone)]
-pub struct HttpProbe {
-    uri: http::Uri,
-    client: hyper_util::client::legacy::Client<
-        hyper_util::client::legacy::connect::HttpConnector,
-        http_body_util::Empty<bytes::Bytes>,
-    >,
-}
-
-#[cfg(feature = "http")]
-impl HttpProbe {
-    /// Probes `url` (`http://host:port/path`).
-    pub fn new(url: &str) -> Result<Self, String> {
-        let uri: http::Uri = url.parse().map_err(|e| format!("bad URL {url:?}: {e}"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some(other) => {
-                return Err(format!(
-                    "scheme {other:?} is not supported by HttpProbe (plain http only)"
-                ));
-            }
-            None => return Err(format!("URL {url:?} has no scheme")),
-        }
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .pool_max_idle_per_host(0)
-                .build_http();
-        Ok(Self { uri, client })
-    }
-}
-
-#[cfg(feature = "http")]
-#[async_trait]
-impl Probe for HttpProbe {
-    async fn check(&self) -> Result<(), String> {
-        let resp = self
-            .client
-            .get(self.uri.clone())
-            .await
-            .map_err(|e| format!("GET {}: {e}", self.uri))?;
-        if resp.status().is_success() {
-            Ok(())
-        } else {
-            Err(format!("GET {} answered {}", self.uri, resp.status()))
-        }
-    }
-}
-
 /// Probe timeouts default to this.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);

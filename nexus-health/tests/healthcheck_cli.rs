@@ -85,7 +85,7 @@ async fn one_round_against_real_servers() {
         &[][..],
         &["--url"][..],
         &["--bogus"][..],
-        &["--url", "https://x/"][..],
+        &["--url", "ftp://x/"][..],
         &["--timeout", "-1", "--url", "http://x/"][..],
     ] {
         let (code, out) = healthcheck(bad_args);

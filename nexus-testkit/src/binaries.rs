@@ -48,6 +48,7 @@ fn package_of(binary: &str) -> &'static str {
         "initdb" | "pg_ctl" | "postgres" | "pgbench" => "postgresql-15",
         "psql" => "postgresql-client-15",
         "runuser" => "util-linux",
+        "openssl" => "openssl",
         _ => "the package that provides it",
     }
 }

@@ -2,7 +2,7 @@
 //! non-zero when any fails. Made for a Kubernetes CronJob (the spec's production check).
 //!
 //! ```text
-//! nexus-healthcheck [--timeout SECONDS] [--json] [--url http://svc/readyz]... \
+//! nexus-healthcheck [--timeout SECONDS] [--json] [--ca CA.pem] [--url http(s)://svc/readyz]... \
 //!                   [--postgres postgres://…]... [--redis redis://…]...
 //! ```
 //! Exit status: 0 all passed, 1 a check failed, 2 bad usage.
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use nexus_health::{HttpProbe, ProbeSpec, ProbeStatus, Probes};
 
-const USAGE: &str = "usage: nexus-healthcheck [--timeout SECONDS] [--json] [--url URL]... [--postgres DSN]... [--redis URL]...";
+const USAGE: &str = "usage: nexus-healthcheck [--timeout SECONDS] [--json] [--ca CA.pem] [--url URL]... [--postgres DSN]... [--redis URL]...";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -28,6 +28,7 @@ fn main() -> ExitCode {
 fn run(args: Vec<String>) -> Result<bool, String> {
     let mut timeout = Duration::from_secs(5);
     let mut json = false;
+    let mut ca: Option<Vec<u8>> = None;
     let mut specs: Vec<(String, String)> = Vec::new();
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
@@ -44,6 +45,12 @@ fn run(args: Vec<String>) -> Result<bool, String> {
                 timeout = Duration::from_secs_f64(secs);
             }
             "--json" => json = true,
+            "--ca" => {
+                let path = value("--ca")?;
+                ca = Some(
+                    std::fs::read(&path).map_err(|e| format!("cannot read --ca {path:?}: {e}"))?,
+                );
+            }
             "--url" | "--postgres" | "--redis" => {
                 specs.push((arg.trim_start_matches("--").to_string(), value(&arg)?))
             }
@@ -66,7 +73,7 @@ fn run(args: Vec<String>) -> Result<bool, String> {
         for (i, (kind, target)) in specs.iter().enumerate() {
             let name = format!("{kind}#{}", i + 1);
             let spec = match kind.as_str() {
-                "url" => ProbeSpec::new(name, HttpProbe::new(target)?),
+                "url" => ProbeSpec::new(name, http_probe(target, ca.as_deref())?),
                 "postgres" => postgres_probe(name, target)?,
                 _ => redis_probe(name, target)?,
             };
@@ -88,6 +95,16 @@ fn run(args: Vec<String>) -> Result<bool, String> {
         }
         Ok(ok)
     })
+}
+
+fn http_probe(url: &str, ca: Option<&[u8]>) -> Result<HttpProbe, String> {
+    match ca {
+        None => HttpProbe::new(url),
+        #[cfg(feature = "https")]
+        Some(pem) => HttpProbe::with_root_certificates(url, pem),
+        #[cfg(not(feature = "https"))]
+        Some(_) => Err("--ca needs nexus-health built with the `https` feature".into()),
+    }
 }
 
 #[cfg(feature = "postgres")]
