@@ -51,7 +51,7 @@ impl DbMonitor {
     }
 
     /// Takes a snapshot every `every` into a history of `keep` points, publishing metrics each
-    /// time; stops when the returned handle is dropped.
+    /// time; stops when the returned handle is dropped. Call it inside a Tokio runtime.
     pub fn spawn_snapshots(&self, every: Duration, keep: usize) -> SnapshotTask {
         self.spawn_snapshots_into(every, History::new(keep), None)
     }
