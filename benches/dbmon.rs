@@ -8,7 +8,6 @@
 //!
 //! `cargo bench --bench dbmon` (with `-- --quick`: 100 and 1 000 tables, shorter pgbench runs).
 
-use std::process::Command;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion};
@@ -66,61 +65,20 @@ fn snapshot(c: &mut Criterion, rt: &Runtime, pg: &PostgresServer, sizes: &[usize
 }
 
 fn pgbench_tps(pg: &PostgresServer, seconds: u32) -> f64 {
-    let out = Command::new(nexus_testkit::require("pgbench"))
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &pg.port().to_string(),
-            "-U",
-            "postgres",
-        ])
-        .args([
-            "-c",
-            "4",
-            "-j",
-            "2",
-            "-T",
-            &seconds.to_string(),
-            "-n",
-            "bench",
-        ])
-        .output()
-        .expect("pgbench runs");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = pg.pgbench(
+        "bench",
+        &["-c", "4", "-j", "2", "-T", &seconds.to_string(), "-n"],
+    );
     text.lines()
         .find(|l| l.starts_with("tps = "))
         .and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next())
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "no tps in pgbench output: {text}{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        })
+        .unwrap_or_else(|| panic!("no tps in pgbench output: {text}"))
 }
 
 fn pgbench_overhead(rt: &Runtime, pg: &PostgresServer, quick: bool) {
     pg.psql("CREATE DATABASE bench");
-    let init = Command::new(nexus_testkit::require("pgbench"))
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &pg.port().to_string(),
-            "-U",
-            "postgres",
-            "-i",
-            "-q",
-        ])
-        .args(["-s", if quick { "2" } else { "10" }, "bench"])
-        .output()
-        .expect("pgbench -i");
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stderr)
-    );
+    pg.pgbench("bench", &["-i", "-q", "-s", if quick { "2" } else { "10" }]);
     let monitor = rt.block_on(async {
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(2)

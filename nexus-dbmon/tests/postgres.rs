@@ -387,28 +387,8 @@ async fn snapshots_show_growth_and_statement_trends() {
 async fn pgbench_workload_shows_in_the_slow_query_report_and_metrics() {
     let pg = PostgresServer::start();
     pg.psql("CREATE EXTENSION pg_stat_statements");
-    let pgbench = |args: &[&str]| {
-        let out = std::process::Command::new(nexus_testkit::require("pgbench"))
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &pg.port().to_string(),
-                "-U",
-                "postgres",
-            ])
-            .args(args)
-            .arg("postgres")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    pgbench(&["-i", "-q", "-s", "1"]);
-    pgbench(&["-c", "2", "-j", "2", "-T", "3", "-n"]);
+    pg.pgbench("postgres", &["-i", "-q", "-s", "1"]);
+    pg.pgbench("postgres", &["-c", "2", "-j", "2", "-T", "3", "-n"]);
     let monitor = DbMonitor::builder(pool(&pg.url()).await).build();
     let st = monitor.statements().await.unwrap();
     let texts: Vec<&str> = st

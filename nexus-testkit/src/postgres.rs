@@ -111,6 +111,24 @@ impl PostgresServer {
             .args(["-d", database, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql]))
     }
 
+    /// Runs `pgbench` (PostgreSQL 15's) against `database` with `args` and returns its output.
+    ///
+    /// # Panics
+    /// When pgbench fails.
+    pub fn pgbench(&self, database: &str, args: &[&str]) -> String {
+        run(Command::new(require("pgbench"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .args(args)
+            .arg(database))
+    }
+
     /// Stops the server immediately (as a crash would).
     pub fn stop(&self) {
         let _ = self

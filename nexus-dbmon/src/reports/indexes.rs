@@ -66,19 +66,10 @@ pub struct IndexesReport {
 }
 
 fn index(r: &PgRow) -> Result<IndexStats, sqlx::Error> {
-    let pages: i64 = r.try_get("pages")?;
-    let expected: Option<i64> = r.try_get("expected_pages")?;
-    let block: i64 = r.try_get("block_size")?;
-    let extra = expected.map(|e| (pages - e).max(0));
+    let (pages, bloat_bytes, bloat_ratio) = super::bloat(r)?;
     Ok(IndexStats {
-        bloat_bytes: extra.map(|x| x * block),
-        bloat_ratio: extra.map(|x| {
-            if pages > 0 {
-                x as f64 / pages as f64
-            } else {
-                0.0
-            }
-        }),
+        bloat_bytes,
+        bloat_ratio,
         schema: r.try_get("schema")?,
         table: r.try_get("table_name")?,
         name: r.try_get("name")?,

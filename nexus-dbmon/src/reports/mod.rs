@@ -21,6 +21,23 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// `(pages, bloat bytes, bloat ratio)` from a row's `pages`, `expected_pages` (NULL when it
+/// cannot be estimated) and `block_size`.
+pub(crate) fn bloat(r: &PgRow) -> Result<(i64, Option<i64>, Option<f64>), sqlx::Error> {
+    let pages: i64 = r.try_get("pages")?;
+    let expected: Option<i64> = r.try_get("expected_pages")?;
+    let block: i64 = r.try_get("block_size")?;
+    let extra = expected.map(|e| (pages - e).max(0));
+    let ratio = extra.map(|x| {
+        if pages > 0 {
+            x as f64 / pages as f64
+        } else {
+            0.0
+        }
+    });
+    Ok((pages, extra.map(|x| x * block), ratio))
+}
+
 /// Ratio helper: `a / (a + b)`, 1 when both are 0 (nothing read, nothing missed).
 pub(crate) fn hit_ratio(hit: i64, read: i64) -> f64 {
     if hit + read <= 0 {

@@ -86,19 +86,10 @@ pub struct TablesReport {
 }
 
 fn table(r: &PgRow) -> Result<TableStats, sqlx::Error> {
-    let pages: i64 = r.try_get("pages")?;
-    let expected: Option<i64> = r.try_get("expected_pages")?;
-    let block: i64 = r.try_get("block_size")?;
-    let extra = expected.map(|e| (pages - e).max(0));
+    let (pages, bloat_bytes, bloat_ratio) = super::bloat(r)?;
     Ok(TableStats {
-        bloat_bytes: extra.map(|x| x * block),
-        bloat_ratio: extra.map(|x| {
-            if pages > 0 {
-                x as f64 / pages as f64
-            } else {
-                0.0
-            }
-        }),
+        bloat_bytes,
+        bloat_ratio,
         schema: r.try_get("schema")?,
         name: r.try_get("name")?,
         oid: r.try_get("oid")?,
