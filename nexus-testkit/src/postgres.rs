@@ -99,15 +99,8 @@ impl PostgresServer {
     /// # Panics
     /// When `psql` fails.
     pub fn psql_in(&self, database: &str, sql: &str) -> String {
-        run(Command::new(require("psql"))
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-            ])
+        run(self
+            .client("psql")
             .args(["-d", database, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql]))
     }
 
@@ -116,17 +109,21 @@ impl PostgresServer {
     /// # Panics
     /// When pgbench fails.
     pub fn pgbench(&self, database: &str, args: &[&str]) -> String {
-        run(Command::new(require("pgbench"))
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-            ])
-            .args(args)
-            .arg(database))
+        run(self.client("pgbench").args(args).arg(database))
+    }
+
+    /// A client binary pointed at this server as the superuser.
+    fn client(&self, binary: &str) -> Command {
+        let mut c = Command::new(require(binary));
+        c.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-U",
+            "postgres",
+        ]);
+        c
     }
 
     /// Stops the server immediately (as a crash would).
