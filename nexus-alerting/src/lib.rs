@@ -1,5 +1,31 @@
-//! `nexus-alerting`: Alert rules with Prometheus semantics, an Alertmanager-class pipeline and notifiers. Not implemented yet: see the open issue "nexus-alerting".
-//!
-//! This crate compiles and is part of the workspace so the facade and CI cover it; it exports
-//! nothing yet.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
+
+mod alert;
+mod engine;
+mod error;
+mod expr;
+mod gofmt;
+mod labels;
+mod matcher;
+pub mod promtool;
+mod rule;
+mod rulefile;
+mod source;
+mod store;
+mod template;
+mod time;
+
+pub use alert::{ActiveAlert, Alert, AlertState};
+pub use engine::{AlertSink, Engine, EngineBuilder, EngineTask, EvalConfig, Evaluator};
+pub use error::Error;
+pub use expr::{CmpOp, Expr, ExprError, Operand, RangeFn, Selector};
+pub use labels::{ALERT_NAME, Labels, METRIC_NAME};
+pub use matcher::{MatchOp, Matcher, matches_all};
+pub use rule::{FlapPolicy, Rule, RuleBuilder, RuleGroup, Severity};
+pub use rulefile::{DEFAULT_RULES, default_rules, load_rule_file, parse_rule_file};
+pub use source::{FnSource, Source};
+pub use store::{STALE_NAN, Sample, is_stale};
+pub use template::{Template, TemplateData, TemplateError};
+pub use time::{Clock, Millis, format_duration, parse_duration, rfc3339};

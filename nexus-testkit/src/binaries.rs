@@ -49,6 +49,10 @@ fn package_of(binary: &str) -> &'static str {
         "psql" => "postgresql-client-15",
         "runuser" => "util-linux",
         "openssl" => "openssl",
+        "promtool" => "prometheus",
+        "prometheus-alertmanager" | "amtool" => "prometheus-alertmanager",
+        "smtp-sink" => "postfix",
+        "chromium" => "chromium",
         _ => "the package that provides it",
     }
 }

@@ -1,0 +1,867 @@
+//! `Engine`: pulls samples, evaluates rules with Prometheus' state machine, hands alerts to a
+//! sink (the [`Pipeline`](crate::Pipeline)). `Evaluator` is its synchronous core, also used by
+//! the promtool-format test runner.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use foldhash::{HashMap, HashMapExt};
+
+use crate::alert::{ActiveAlert, Alert, AlertState};
+use crate::expr::{Expr, Operand};
+use crate::labels::{ALERT_NAME, Labels, METRIC_NAME};
+use crate::rule::{Rule, RuleGroup};
+use crate::source::Source;
+use crate::store::{self, Sample, Store};
+use crate::template::TemplateData;
+use crate::time::{Clock, Millis, ms};
+
+/// Resolved alerts are kept (and re-sent) this long, as in Prometheus.
+const RESOLVED_RETENTION: Millis = 15 * 60_000;
+
+/// Where evaluated alerts go (the pipeline implements it).
+pub trait AlertSink: Send + Sync + std::fmt::Debug {
+    /// Called after every evaluation with the firing alerts and the recently resolved ones.
+    fn send(&self, alerts: Vec<Alert>);
+}
+
+/// Evaluation settings.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct EvalConfig {
+    /// Default evaluation interval (15 s).
+    pub interval: Duration,
+    /// Instant-selector lookback (5 min, as Prometheus).
+    pub lookback: Duration,
+    /// Windows include their left edge (`[t - range, t]`), as Prometheus 2.x; `false` gives
+    /// Prometheus 3's left-open windows.
+    pub closed_windows: bool,
+    /// `$externalLabels`, also added to every alert.
+    pub external_labels: Labels,
+    /// Prefix of every alert's `generator_url`.
+    pub external_url: String,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(15),
+            lookback: Duration::from_secs(300),
+            closed_windows: true,
+            external_labels: Labels::new(),
+            external_url: String::new(),
+        }
+    }
+}
+
+struct Held {
+    labels: Labels,
+    annotations: Labels,
+    state: AlertState,
+    active_at: Millis,
+    fired_at: Millis,
+    resolved_at: Option<Millis>,
+    keep_firing_since: Option<Millis>,
+    last_true: Millis,
+    value: f64,
+    flapping: bool,
+}
+
+struct RuleState {
+    rule: Arc<Rule>,
+    group: String,
+    interval: Option<Millis>,
+    last_eval: Option<Millis>,
+    active: HashMap<u64, Held>,
+    selected: (u64, Vec<u32>),
+    /// Per series id: (alert fingerprint, alert labels before severity), valid for `selected.0`.
+    label_cache: HashMap<u32, (u64, Labels)>,
+    starts: HashMap<u64, VecDeque<Millis>>,
+    static_labels: bool,
+}
+
+struct Hit {
+    value: f64,
+    labels: Labels,
+    template_labels: Labels,
+}
+
+impl RuleState {
+    fn new(rule: Rule, group: &str, interval: Option<Duration>) -> Self {
+        let static_labels = rule.labels.iter().all(|(_, t)| t.is_static());
+        Self {
+            rule: Arc::new(rule),
+            group: group.to_owned(),
+            interval: interval.map(ms),
+            last_eval: None,
+            active: HashMap::new(),
+            selected: (u64::MAX, Vec::new()),
+            label_cache: HashMap::new(),
+            starts: HashMap::new(),
+            static_labels,
+        }
+    }
+
+    fn key(&self) -> (String, String, String) {
+        (
+            self.group.clone(),
+            self.rule.name.clone(),
+            self.rule.expr.text().to_owned(),
+        )
+    }
+}
+
+/// The synchronous core of the [`Engine`]: a sample store and rule states.
+///
+/// ```
+/// use nexus_alerting::{Evaluator, EvalConfig, Labels, Rule, Sample};
+/// let mut ev = Evaluator::new(EvalConfig::default());
+/// ev.add_rule("g", Rule::builder("Down", "up == 0").build().unwrap());
+/// ev.push(Sample::new("up", Labels::from_pairs([("job", "api")]), 0.0, 0));
+/// let firing = ev.eval(0);
+/// assert_eq!(firing[0].labels.get("alertname"), Some("Down"));
+/// ```
+pub struct Evaluator {
+    store: Store,
+    rules: Vec<RuleState>,
+    cfg: EvalConfig,
+    buf: Vec<(Millis, f64)>,
+}
+
+impl std::fmt::Debug for Evaluator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (series, samples) = self.store.size();
+        f.debug_struct("Evaluator")
+            .field("rules", &self.rules.len())
+            .field("series", &series)
+            .field("samples", &samples)
+            .finish()
+    }
+}
+
+impl Evaluator {
+    /// An evaluator with no rules and no samples.
+    pub fn new(cfg: EvalConfig) -> Self {
+        let mut ev = Self {
+            store: Store::new(0),
+            rules: Vec::new(),
+            cfg,
+            buf: Vec::new(),
+        };
+        ev.update_retention();
+        ev
+    }
+
+    fn update_retention(&mut self) {
+        let longest = self
+            .rules
+            .iter()
+            .map(|r| r.rule.expr.range())
+            .max()
+            .unwrap_or(0);
+        self.store.retention = longest.max(ms(self.cfg.lookback));
+    }
+
+    /// Adds one rule to group `group`.
+    pub fn add_rule(&mut self, group: &str, rule: Rule) {
+        self.rules.push(RuleState::new(rule, group, None));
+        self.update_retention();
+    }
+
+    /// Replaces all rules. A rule with the same group, name and expression as before keeps its
+    /// alerts (pending time, firing state), as on a Prometheus reload.
+    pub fn set_rules(&mut self, groups: Vec<RuleGroup>) {
+        let mut old: HashMap<(String, String, String), RuleState> = HashMap::new();
+        for r in self.rules.drain(..) {
+            old.entry(r.key()).or_insert(r);
+        }
+        for g in groups {
+            for rule in g.rules {
+                let mut st = RuleState::new(rule, &g.name, g.interval);
+                if let Some(prev) = old.remove(&st.key()) {
+                    st.active = prev.active;
+                    st.starts = prev.starts;
+                    st.last_eval = prev.last_eval;
+                }
+                self.rules.push(st);
+            }
+        }
+        self.update_retention();
+    }
+
+    /// Number of rules.
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EvalConfig {
+        &self.cfg
+    }
+
+    /// Stores a sample (an older-than-last sample of a series is dropped).
+    pub fn push(&mut self, s: Sample) {
+        self.store.push(&s.labels, s.timestamp, s.value);
+    }
+
+    /// Stores samples.
+    pub fn push_all(&mut self, samples: impl IntoIterator<Item = Sample>) {
+        for s in samples {
+            self.push(s);
+        }
+    }
+
+    /// Forgets series with no sample in the retention window.
+    pub fn compact(&mut self, now: Millis) {
+        self.store.compact(now);
+    }
+
+    /// (series, samples) held.
+    pub fn size(&self) -> (usize, usize) {
+        self.store.size()
+    }
+
+    /// Evaluates `expr` at `t` (no comparison applied when it has none): the result vector,
+    /// as a PromQL instant query would return it.
+    pub fn query(&mut self, expr: &Expr, t: Millis) -> Vec<(Labels, f64)> {
+        let ids = self.store.select(expr.operand.selector());
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some((labels, v)) = self.value_of(expr, id, t)
+                && expr.cmp.is_none_or(|(op, n)| op.holds(v, n))
+            {
+                out.push((labels, v));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    fn value_of(&mut self, expr: &Expr, id: u32, t: Millis) -> Option<(Labels, f64)> {
+        let s = &self.store.series[id as usize];
+        match &expr.operand {
+            Operand::Instant(_) => {
+                let v = store::instant(
+                    &s.samples,
+                    t,
+                    ms(self.cfg.lookback),
+                    self.cfg.closed_windows,
+                )?;
+                Some((s.labels.clone(), v))
+            }
+            Operand::Range { func, range, .. } => {
+                store::window(
+                    &s.samples,
+                    t,
+                    *range,
+                    self.cfg.closed_windows,
+                    &mut self.buf,
+                );
+                let v = func.apply(&self.buf, t - range, t)?;
+                let mut l = s.labels.clone();
+                l.remove(METRIC_NAME);
+                Some((l, v))
+            }
+        }
+    }
+
+    /// Evaluates every due rule at `t`; returns the alerts to send (firing, and resolved within
+    /// the last 15 minutes).
+    pub fn eval(&mut self, t: Millis) -> Vec<Alert> {
+        let mut out = Vec::new();
+        let default_interval = ms(self.cfg.interval);
+        for i in 0..self.rules.len() {
+            let due = {
+                let r = &self.rules[i];
+                let iv = r.interval.unwrap_or(default_interval);
+                r.last_eval.is_none_or(|l| t - l >= iv || t < l)
+            };
+            if due {
+                self.eval_rule(i, t, &mut out);
+            }
+        }
+        out
+    }
+
+    fn eval_rule(&mut self, i: usize, t: Millis, out: &mut Vec<Alert>) {
+        let generation = self.store.generation;
+        let lookback = ms(self.cfg.lookback);
+        let closed = self.cfg.closed_windows;
+        let rs = &mut self.rules[i];
+        rs.last_eval = Some(t);
+        let rule = Arc::clone(&rs.rule);
+        if rs.selected.0 != generation {
+            rs.selected = (generation, self.store.select(rule.expr.operand.selector()));
+            rs.label_cache.clear();
+        }
+        let tiered = !rule.tiers.is_empty();
+        let mut hits: HashMap<u64, Hit> = HashMap::new();
+        let ids = std::mem::take(&mut rs.selected.1);
+        for &id in &ids {
+            let series = &self.store.series[id as usize];
+            let value = match &rule.expr.operand {
+                Operand::Instant(_) => store::instant(&series.samples, t, lookback, closed),
+                Operand::Range { func, range, .. } => {
+                    store::window(&series.samples, t, *range, closed, &mut self.buf);
+                    func.apply(&self.buf, t - range, t)
+                }
+            };
+            let Some(value) = value else { continue };
+            let severity = match rule.fires(value, false) {
+                Some(s) => s,
+                None if rule.clear.is_some() => {
+                    let (fp, _) = alert_identity(
+                        rs,
+                        &rule,
+                        id,
+                        &series.labels,
+                        value,
+                        &self.cfg.external_labels,
+                    );
+                    let active = rs
+                        .active
+                        .get(&fp)
+                        .is_some_and(|a| a.state != AlertState::Inactive);
+                    match active.then(|| rule.fires(value, true)).flatten() {
+                        Some(s) => s,
+                        None => continue,
+                    }
+                }
+                None => continue,
+            };
+            let (fp, mut labels) = alert_identity(
+                rs,
+                &rule,
+                id,
+                &series.labels,
+                value,
+                &self.cfg.external_labels,
+            );
+            if let Some(s) = severity.filter(|_| tiered) {
+                labels.insert("severity", s.as_str());
+            }
+            let mut template_labels = series.labels.clone();
+            if matches!(rule.expr.operand, Operand::Range { .. }) {
+                template_labels.remove(METRIC_NAME);
+            }
+            if hits.contains_key(&fp) {
+                tracing::warn!(rule = %rule.name, %labels, "two series give the same alert labels; keeping the first");
+                continue;
+            }
+            hits.insert(
+                fp,
+                Hit {
+                    value,
+                    labels,
+                    template_labels,
+                },
+            );
+        }
+        rs.selected.1 = ids;
+
+        let for_ = ms(rule.for_);
+        let keep_for = ms(rule.keep_firing_for);
+        let external = &self.cfg.external_labels;
+        for (fp, hit) in hits.iter_mut() {
+            let data = TemplateData {
+                labels: &hit.template_labels,
+                external,
+                value: hit.value,
+            };
+            let annotations: Labels = rule
+                .annotations
+                .iter()
+                .map(|(k, tpl)| (k.clone(), tpl.render(&data)))
+                .collect();
+            match rs.active.get_mut(fp) {
+                Some(a) if a.state != AlertState::Inactive => {
+                    a.value = hit.value;
+                    a.annotations = annotations;
+                    a.labels = std::mem::take(&mut hit.labels);
+                    a.keep_firing_since = None;
+                    a.last_true = t;
+                }
+                _ => {
+                    rs.active.insert(
+                        *fp,
+                        Held {
+                            labels: std::mem::take(&mut hit.labels),
+                            annotations,
+                            state: AlertState::Pending,
+                            active_at: t,
+                            fired_at: 0,
+                            resolved_at: None,
+                            keep_firing_since: None,
+                            last_true: t,
+                            value: hit.value,
+                            flapping: false,
+                        },
+                    );
+                }
+            }
+        }
+
+        let mut remove = Vec::new();
+        let resend_until = t + 4 * rs.interval.unwrap_or(ms(self.cfg.interval)).max(60_000);
+        for (fp, a) in rs.active.iter_mut() {
+            if !hits.contains_key(fp) {
+                let mut keep = false;
+                if a.state == AlertState::Firing && keep_for > 0 {
+                    let since = *a.keep_firing_since.get_or_insert(t);
+                    keep = t - since < keep_for;
+                }
+                if a.state == AlertState::Firing && a.flapping {
+                    let window = rule.flap.map(|f| ms(f.window)).unwrap_or(0);
+                    keep |= t - a.last_true < window;
+                }
+                if a.state == AlertState::Pending
+                    || a.resolved_at.is_some_and(|r| t - r > RESOLVED_RETENTION)
+                {
+                    remove.push(*fp);
+                }
+                if a.state != AlertState::Inactive && !keep {
+                    a.state = AlertState::Inactive;
+                    a.resolved_at = Some(t);
+                }
+                if !keep {
+                    if a.state == AlertState::Inactive && !remove.contains(fp) {
+                        out.push(to_alert(
+                            &rule,
+                            a,
+                            *fp,
+                            a.resolved_at,
+                            external,
+                            &self.cfg.external_url,
+                        ));
+                    }
+                    continue;
+                }
+            }
+            if a.state == AlertState::Pending && t - a.active_at >= for_ {
+                a.state = AlertState::Firing;
+                a.fired_at = t;
+                if let Some(flap) = rule.flap {
+                    let starts = rs.starts.entry(*fp).or_default();
+                    starts.push_back(t);
+                    while starts.front().is_some_and(|&s| t - s > ms(flap.window)) {
+                        starts.pop_front();
+                    }
+                    if starts.len() >= flap.max_starts {
+                        a.flapping = true;
+                    }
+                }
+            }
+            if a.state == AlertState::Firing {
+                out.push(to_alert(
+                    &rule,
+                    a,
+                    *fp,
+                    Some(resend_until),
+                    external,
+                    &self.cfg.external_url,
+                ));
+            }
+        }
+        for fp in remove {
+            rs.active.remove(&fp);
+        }
+        if let Some(flap) = rule.flap {
+            let w = ms(flap.window);
+            rs.starts
+                .retain(|_, s| s.back().is_some_and(|&b| t - b <= w));
+        }
+    }
+
+    /// Firing alerts of rule `name` as the rule holds them (no external labels): what promtool
+    /// compares.
+    pub(crate) fn firing_of(&self, name: &str) -> Vec<(Labels, Labels)> {
+        self.rules
+            .iter()
+            .filter(|rs| rs.rule.name == name)
+            .flat_map(|rs| rs.active.values())
+            .filter(|a| a.state == AlertState::Firing)
+            .map(|a| {
+                let mut ann = a.annotations.clone();
+                if a.flapping {
+                    ann.insert("flapping", "true");
+                }
+                (a.labels.clone(), ann)
+            })
+            .collect()
+    }
+
+    pub(crate) fn keep_everything(&mut self) {
+        self.store.retention = Millis::MAX / 4;
+    }
+
+    /// Every alert the rules hold (pending, firing, recently resolved), sorted by rule and labels.
+    pub fn alerts(&self) -> Vec<ActiveAlert> {
+        let mut out: Vec<ActiveAlert> = self
+            .rules
+            .iter()
+            .flat_map(|rs| {
+                rs.active.iter().map(|(fp, a)| ActiveAlert {
+                    rule: rs.rule.name.clone(),
+                    group: rs.group.clone(),
+                    state: a.state,
+                    alert: to_alert(
+                        &rs.rule,
+                        a,
+                        *fp,
+                        a.resolved_at,
+                        &self.cfg.external_labels,
+                        &self.cfg.external_url,
+                    ),
+                    active_at: a.active_at,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.rule, &a.alert.labels).cmp(&(&b.rule, &b.alert.labels)));
+        out
+    }
+}
+
+/// The alert's fingerprint and labels (without the tier severity) for series `id`.
+fn alert_identity(
+    rs: &mut RuleState,
+    rule: &Rule,
+    id: u32,
+    series_labels: &Labels,
+    value: f64,
+    external: &Labels,
+) -> (u64, Labels) {
+    if rs.static_labels
+        && let Some((fp, l)) = rs.label_cache.get(&id)
+    {
+        return (*fp, l.clone());
+    }
+    let mut template_labels = series_labels.clone();
+    if matches!(rule.expr.operand, Operand::Range { .. }) {
+        template_labels.remove(METRIC_NAME);
+    }
+    let mut labels = series_labels.clone();
+    labels.remove(METRIC_NAME);
+    let data = TemplateData {
+        labels: &template_labels,
+        external,
+        value,
+    };
+    for (k, tpl) in &rule.labels {
+        labels.insert(k.clone(), tpl.render(&data));
+    }
+    labels.insert(ALERT_NAME, rule.name.clone());
+    let fp = if rule.tiers.is_empty() {
+        labels.fingerprint()
+    } else {
+        labels.fingerprint_without(Some("severity"))
+    };
+    if rs.static_labels {
+        rs.label_cache.insert(id, (fp, labels.clone()));
+    }
+    (fp, labels)
+}
+
+fn to_alert(
+    rule: &Rule,
+    a: &Held,
+    fp: u64,
+    ends_at: Option<Millis>,
+    external: &Labels,
+    url: &str,
+) -> Alert {
+    let mut labels = a.labels.clone();
+    // External labels are added on the way out, as Prometheus adds them when sending.
+    for (k, v) in external.iter() {
+        if labels.get(k).is_none() {
+            labels.insert(k, v);
+        }
+    }
+    let mut annotations = a.annotations.clone();
+    if a.flapping {
+        annotations.insert("flapping", "true");
+    }
+    Alert {
+        fingerprint: fp,
+        labels,
+        annotations,
+        starts_at: if a.fired_at > 0 {
+            a.fired_at
+        } else {
+            a.active_at
+        },
+        ends_at,
+        value: a.value,
+        flapping: a.flapping,
+        generator_url: if url.is_empty() {
+            String::new()
+        } else {
+            format!("{url}?alertname={}", rule.name)
+        },
+    }
+}
+
+struct EngineInner {
+    eval: Mutex<Evaluator>,
+    sources: Mutex<Vec<Arc<dyn Source>>>,
+    sink: Option<Arc<dyn AlertSink>>,
+    clock: Clock,
+    interval: Duration,
+    source_timeout: Duration,
+}
+
+/// The rule engine: sources → store → rules → sink, every interval.
+///
+/// ```
+/// use nexus_alerting::{Engine, Labels, Rule};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let engine = Engine::builder()
+///     .rule("app", Rule::builder("HighErrorRate", "error_ratio > 0.05").build().unwrap())
+///     .build();
+/// engine.observe("error_ratio", Labels::from_pairs([("route", "/docs")]), 0.09);
+/// engine.evaluate_now().await;
+/// assert_eq!(engine.alerts().len(), 1);
+/// let _task = engine.spawn(); // evaluates every 15 s until dropped
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("interval", &self.inner.interval)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`Engine`].
+#[must_use]
+#[derive(Debug, Default)]
+pub struct EngineBuilder {
+    cfg: EvalConfig,
+    groups: Vec<RuleGroup>,
+    sources: Vec<Arc<dyn Source>>,
+    sink: Option<Arc<dyn AlertSink>>,
+    clock: Option<Clock>,
+    source_timeout: Option<Duration>,
+}
+
+impl EngineBuilder {
+    /// Evaluation interval (default 15 s).
+    pub fn interval(mut self, d: Duration) -> Self {
+        self.cfg.interval = d;
+        self
+    }
+
+    /// Instant-selector lookback (default 5 min).
+    pub fn lookback(mut self, d: Duration) -> Self {
+        self.cfg.lookback = d;
+        self
+    }
+
+    /// Prometheus 3 window semantics (left-open) instead of Prometheus 2's closed windows.
+    pub fn left_open_windows(mut self) -> Self {
+        self.cfg.closed_windows = false;
+        self
+    }
+
+    /// External labels (added to every alert, `$externalLabels` in templates).
+    pub fn external_labels(mut self, l: Labels) -> Self {
+        self.cfg.external_labels = l;
+        self
+    }
+
+    /// Prefix for alerts' `generator_url`.
+    pub fn external_url(mut self, url: &str) -> Self {
+        self.cfg.external_url = url.to_owned();
+        self
+    }
+
+    /// Adds a rule to group `group`.
+    pub fn rule(mut self, group: &str, rule: Rule) -> Self {
+        match self.groups.iter_mut().find(|g| g.name == group) {
+            Some(g) => g.rules.push(rule),
+            None => self.groups.push(RuleGroup {
+                name: group.to_owned(),
+                interval: None,
+                rules: vec![rule],
+            }),
+        }
+        self
+    }
+
+    /// Adds rule groups (e.g. from [`load_rule_file`](crate::load_rule_file)).
+    pub fn groups(mut self, groups: Vec<RuleGroup>) -> Self {
+        self.groups.extend(groups);
+        self
+    }
+
+    /// Adds a source.
+    pub fn source(mut self, s: Arc<dyn Source>) -> Self {
+        self.sources.push(s);
+        self
+    }
+
+    /// Where alerts go (the pipeline).
+    pub fn sink(mut self, s: Arc<dyn AlertSink>) -> Self {
+        self.sink = Some(s);
+        self
+    }
+
+    /// The clock (tests anchor it).
+    pub fn clock(mut self, c: Clock) -> Self {
+        self.clock = Some(c);
+        self
+    }
+
+    /// How long a source may take before its samples are skipped for this round (default 5 s).
+    pub fn source_timeout(mut self, d: Duration) -> Self {
+        self.source_timeout = Some(d);
+        self
+    }
+
+    /// Builds the engine (not running: call [`Engine::spawn`]).
+    pub fn build(self) -> Engine {
+        let interval = self.cfg.interval;
+        let mut ev = Evaluator::new(self.cfg);
+        ev.set_rules(self.groups);
+        Engine {
+            inner: Arc::new(EngineInner {
+                eval: Mutex::new(ev),
+                sources: Mutex::new(self.sources),
+                sink: self.sink,
+                clock: self.clock.unwrap_or_default(),
+                interval,
+                source_timeout: self.source_timeout.unwrap_or(Duration::from_secs(5)),
+            }),
+        }
+    }
+}
+
+/// The running evaluation loop; dropping it stops the loop.
+#[derive(Debug)]
+pub struct EngineTask(tokio::task::JoinHandle<()>);
+
+impl Drop for EngineTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Engine {
+    /// Starts building.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    fn eval_lock(&self) -> MutexGuard<'_, Evaluator> {
+        self.inner.eval.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Now, on the engine's clock.
+    pub fn now(&self) -> Millis {
+        self.inner.clock.now()
+    }
+
+    /// Records a sample of `name` with `labels` at the current time (push-style source).
+    pub fn observe(&self, name: &str, labels: Labels, value: f64) {
+        let now = self.now();
+        self.eval_lock().push(Sample::new(name, labels, value, now));
+    }
+
+    /// Records a sample with its own timestamp.
+    pub fn observe_sample(&self, s: Sample) {
+        self.eval_lock().push(s);
+    }
+
+    /// Adds a source.
+    pub fn add_source(&self, s: Arc<dyn Source>) {
+        self.inner
+            .sources
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(s);
+    }
+
+    /// Replaces the rules; alerts of unchanged rules survive.
+    pub fn set_rules(&self, groups: Vec<RuleGroup>) {
+        self.eval_lock().set_rules(groups);
+    }
+
+    /// Pulls every source, evaluates, sends to the sink. Returns the alerts sent.
+    pub async fn evaluate_now(&self) -> Vec<Alert> {
+        let now = self.now();
+        let sources: Vec<Arc<dyn Source>> = self
+            .inner
+            .sources
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let timeout = self.inner.source_timeout;
+        let results = futures_util::future::join_all(sources.iter().map(|s| async move {
+            match tokio::time::timeout(timeout, s.collect(now)).await {
+                Ok(Ok(v)) => Some(v),
+                Ok(Err(e)) => {
+                    tracing::warn!(source = s.name(), error = %e, "source failed");
+                    metrics::counter!("nexus_alerting_source_errors_total", "source" => s.name().to_owned()).increment(1);
+                    None
+                }
+                Err(_) => {
+                    tracing::warn!(source = s.name(), "source timed out");
+                    metrics::counter!("nexus_alerting_source_errors_total", "source" => s.name().to_owned()).increment(1);
+                    None
+                }
+            }
+        }))
+        .await;
+        let started = std::time::Instant::now();
+        let alerts = {
+            let mut ev = self.eval_lock();
+            for samples in results.into_iter().flatten() {
+                ev.push_all(samples);
+            }
+            let alerts = ev.eval(now);
+            ev.compact(now);
+            let held = ev.alerts();
+            let pending = held
+                .iter()
+                .filter(|a| a.state == AlertState::Pending)
+                .count();
+            let firing = held
+                .iter()
+                .filter(|a| a.state == AlertState::Firing)
+                .count();
+            metrics::gauge!("nexus_alerting_alerts", "state" => "pending").set(pending as f64);
+            metrics::gauge!("nexus_alerting_alerts", "state" => "firing").set(firing as f64);
+            alerts
+        };
+        metrics::histogram!("nexus_alerting_rule_evaluation_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!("nexus_alerting_rule_evaluations_total").increment(1);
+        if let Some(sink) = &self.inner.sink {
+            sink.send(alerts.clone());
+        }
+        alerts
+    }
+
+    /// Alerts held by the rules (pending, firing, resolved in the last 15 minutes).
+    pub fn alerts(&self) -> Vec<ActiveAlert> {
+        self.eval_lock().alerts()
+    }
+
+    /// Runs [`evaluate_now`](Self::evaluate_now) every interval until the task is dropped.
+    pub fn spawn(&self) -> EngineTask {
+        let me = self.clone();
+        EngineTask(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(me.inner.interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                me.evaluate_now().await;
+            }
+        }))
+    }
+}

@@ -1,0 +1,189 @@
+//! Time: Prometheus durations, RFC 3339 timestamps, and a clock that follows tokio's (so tests
+//! run on a paused clock).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch: the unit of every timestamp in this crate.
+pub type Millis = i64;
+
+/// Parses a Prometheus duration: `90s`, `5m`, `1h30m`, `2d`, `1w`, `500ms` (units in
+/// decreasing order, each at most once; `y` = 365 d, `w` = 7 d).
+///
+/// ```
+/// use nexus_alerting::parse_duration;
+/// use std::time::Duration;
+/// assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+/// assert!(parse_duration("5 minutes").is_err());
+/// ```
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    const UNITS: [(&str, u64); 7] = [
+        ("y", 365 * 86_400_000),
+        ("w", 7 * 86_400_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ];
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let err = || format!("invalid duration {s:?}: expected e.g. 30s, 5m, 1h30m, 2d");
+    let mut rest = s;
+    let mut total: u64 = 0;
+    let mut last_unit = 0usize;
+    if rest.is_empty() {
+        return Err(err());
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(err());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| err())?;
+        rest = &rest[digits..];
+        // "ms" before "m": try the longest unit name first.
+        let (idx, unit) = UNITS
+            .iter()
+            .enumerate()
+            .filter(|(_, (u, _))| rest.starts_with(u))
+            .max_by_key(|(_, (u, _))| u.len())
+            .ok_or_else(err)?;
+        if idx < last_unit || (idx == last_unit && total > 0) {
+            return Err(err());
+        }
+        last_unit = idx;
+        rest = &rest[unit.0.len()..];
+        total = n
+            .checked_mul(unit.1)
+            .and_then(|v| v.checked_add(total))
+            .ok_or_else(err)?;
+    }
+    Ok(Duration::from_millis(total))
+}
+
+/// Formats a duration the way Prometheus prints one (`1h30m`, `5m`, `0s`).
+pub fn format_duration(d: Duration) -> String {
+    let mut ms = d.as_millis() as u64;
+    if ms == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    for (u, n) in [
+        ("y", 365 * 86_400_000u64),
+        ("w", 7 * 86_400_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ] {
+        if ms >= n {
+            out.push_str(&format!("{}{u}", ms / n));
+            ms %= n;
+        }
+    }
+    out
+}
+
+/// RFC 3339 in UTC with milliseconds (`2026-11-27T11:37:07.000Z`).
+pub fn rfc3339(ms: Millis) -> String {
+    let secs = ms.div_euclid(1000);
+    let milli = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+/// Wall-clock milliseconds that advance with tokio's clock: anchored to `SystemTime` once, then
+/// moved by `tokio::time::Instant`, so a paused test clock drives rules and timers alike.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    wall: Millis,
+    mono: tokio::time::Instant,
+}
+
+impl Clock {
+    /// A clock anchored now.
+    pub fn new() -> Self {
+        Self::starting_at(now_wall())
+    }
+
+    /// A clock that reads `ms` now (tests).
+    pub fn starting_at(ms: Millis) -> Self {
+        Self {
+            wall: ms,
+            mono: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Milliseconds since the epoch.
+    pub fn now(&self) -> Millis {
+        self.wall + self.mono.elapsed().as_millis() as Millis
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn now_wall() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
+}
+
+pub(crate) fn ms(d: Duration) -> Millis {
+    d.as_millis().min(i64::MAX as u128) as Millis
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("1d2h").unwrap(), Duration::from_secs(93_600));
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        for bad in [
+            "",
+            "m",
+            "5",
+            "5x",
+            "1m1h",
+            "1m1m",
+            "-5m",
+            "99999999999999999999y",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
+    }
+
+    #[test]
+    fn rfc3339_known_points() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339(1_795_779_427_123), "2026-11-27T11:37:07.123Z");
+    }
+}
