@@ -465,7 +465,7 @@ fn lex(s: &str) -> Result<Vec<Tok>, ExprError> {
         } else {
             1
         };
-        let p = &s[i..i + len];
+        let p = s.get(i..i + len).unwrap_or("");
         if !matches!(
             p,
             "{" | "}"

@@ -9,6 +9,8 @@ mod expr;
 mod gofmt;
 mod labels;
 mod matcher;
+mod notify;
+mod pipeline;
 pub mod promtool;
 mod rule;
 mod rulefile;
@@ -23,6 +25,16 @@ pub use error::Error;
 pub use expr::{CmpOp, Expr, ExprError, Operand, RangeFn, Selector};
 pub use labels::{ALERT_NAME, Labels, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, matches_all};
+pub use notify::{
+    AlertmanagerNotifier, HttpClient, Notification, Notifier, NotifyError, PagerDutyNotifier,
+    Receiver, RetryPolicy, Secret, SlackNotifier, Status, WebhookNotifier,
+};
+#[cfg(feature = "email")]
+pub use notify::{EmailNotifier, SmtpSecurity};
+pub use pipeline::{
+    Ack, Escalation, InhibitRule, Job, Muted, Pipeline, PipelineAlert, PipelineBuilder,
+    PipelineTask, Route, Silence, SilenceState,
+};
 pub use rule::{FlapPolicy, Rule, RuleBuilder, RuleGroup, Severity};
 pub use rulefile::{DEFAULT_RULES, default_rules, load_rule_file, parse_rule_file};
 pub use source::{FnSource, Source};

@@ -113,10 +113,12 @@ pub fn rfc3339(ms: Millis) -> String {
 
 /// Wall-clock milliseconds that advance with tokio's clock: anchored to `SystemTime` once, then
 /// moved by `tokio::time::Instant`, so a paused test clock drives rules and timers alike.
-#[derive(Debug, Clone, Copy)]
+/// [`advance`](Self::advance) moves it (and every clone) forward by hand.
+#[derive(Debug, Clone)]
 pub struct Clock {
     wall: Millis,
     mono: tokio::time::Instant,
+    offset: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Clock {
@@ -130,12 +132,21 @@ impl Clock {
         Self {
             wall: ms,
             mono: tokio::time::Instant::now(),
+            offset: Default::default(),
         }
     }
 
     /// Milliseconds since the epoch.
     pub fn now(&self) -> Millis {
-        self.wall + self.mono.elapsed().as_millis() as Millis
+        self.wall
+            + self.mono.elapsed().as_millis() as Millis
+            + self.offset.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Moves this clock and its clones forward by `d`.
+    pub fn advance(&self, d: Duration) {
+        self.offset
+            .fetch_add(ms(d), std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -13,12 +13,14 @@
 //! ```
 #![deny(missing_docs)]
 
+mod alerting;
 mod binaries;
 mod ports;
 mod postgres;
 mod process;
 mod redis;
 
+pub use alerting::{AlertmanagerServer, SmtpSink};
 pub use binaries::require;
 pub use ports::free_port;
 pub use postgres::PostgresServer;

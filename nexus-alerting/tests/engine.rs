@@ -1,0 +1,141 @@
+//! Engine behaviour beyond Prometheus (flap handling, reloads) and bad input.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use nexus_alerting::{
+    AlertState, EvalConfig, Evaluator, Expr, Labels, Rule, RuleGroup, Sample, Template,
+    parse_rule_file,
+};
+use proptest::prelude::*;
+
+const MIN: i64 = 60_000;
+
+fn sample(v: f64, t: i64) -> Sample {
+    Sample::new("x", Labels::from_pairs([("job", "a")]), v, t)
+}
+
+fn state(ev: &Evaluator) -> Option<(AlertState, bool)> {
+    ev.alerts().first().map(|a| (a.state, a.alert.flapping))
+}
+
+#[test]
+fn a_flapping_alert_is_marked_and_held_open() {
+    let mut ev = Evaluator::new(EvalConfig::default());
+    ev.add_rule(
+        "g",
+        Rule::builder("Flappy", "x > 1")
+            .flap(3, Duration::from_secs(600))
+            .build()
+            .unwrap(),
+    );
+    let t = std::cell::Cell::new(0);
+    let step = |ev: &mut Evaluator, v: f64| {
+        ev.push(sample(v, t.get()));
+        let out = ev.eval(t.get());
+        t.set(t.get() + MIN);
+        out
+    };
+    // Fires, resolves, fires: two starts, not yet flapping.
+    for v in [2.0, 0.0, 2.0, 0.0] {
+        step(&mut ev, v);
+    }
+    assert_eq!(state(&ev).map(|s| s.0), Some(AlertState::Inactive));
+    step(&mut ev, 2.0); // third start within 10 min: flapping
+    assert_eq!(state(&ev), Some((AlertState::Firing, true)));
+    // While flapping, a false evaluation does not resolve it.
+    let mut annotated = Vec::new();
+    for v in [0.0, 2.0, 0.0, 0.0] {
+        annotated = step(&mut ev, v);
+        assert_eq!(state(&ev), Some((AlertState::Firing, true)));
+    }
+    assert!(
+        annotated
+            .iter()
+            .any(|a| a.annotations.get("flapping") == Some("true"))
+    );
+    // Ten minutes of calm resolve it.
+    for _ in 0..10 {
+        step(&mut ev, 0.0);
+    }
+    assert_eq!(state(&ev).map(|s| s.0), Some(AlertState::Inactive));
+}
+
+#[test]
+fn reloading_keeps_the_state_of_unchanged_rules() {
+    let rule = |expr: &str| {
+        Rule::builder("R", expr)
+            .for_(Duration::from_secs(300))
+            .build()
+            .unwrap()
+    };
+    let mut ev = Evaluator::new(EvalConfig::default());
+    ev.set_rules(vec![RuleGroup {
+        name: "g".into(),
+        interval: None,
+        rules: vec![rule("x > 1")],
+    }]);
+    ev.push(sample(5.0, 0));
+    ev.eval(0);
+    ev.push(sample(5.0, 4 * MIN));
+    ev.eval(4 * MIN);
+    assert_eq!(state(&ev).map(|s| s.0), Some(AlertState::Pending));
+    // Same rule: the pending time carries over, so it fires at 5 min as it would have.
+    ev.set_rules(vec![RuleGroup {
+        name: "g".into(),
+        interval: None,
+        rules: vec![rule("x > 1")],
+    }]);
+    ev.push(sample(5.0, 5 * MIN));
+    ev.eval(5 * MIN);
+    assert_eq!(state(&ev).map(|s| s.0), Some(AlertState::Firing));
+    // A changed expression is a new rule: pending again from scratch.
+    ev.set_rules(vec![RuleGroup {
+        name: "g".into(),
+        interval: None,
+        rules: vec![rule("x > 2")],
+    }]);
+    ev.push(sample(5.0, 6 * MIN));
+    ev.eval(6 * MIN);
+    assert_eq!(state(&ev).map(|s| s.0), Some(AlertState::Pending));
+}
+
+#[test]
+fn malformed_rule_files_are_typed_errors() {
+    for src in [
+        "",
+        "groups: 3",
+        "groups:\n  - name: a\n    rules:\n      - alert: A\n        expr: \"\\xff\"\n",
+        "groups:\n  - name: a\n    rules:\n      - alert: \"\"\n        expr: x\n",
+        "groups:\n  - name: a\n  - name: a\n",
+        "groups:\n  - name: a\n    rules:\n      - alert: A\n        expr: x{a=~\"[\"}\n",
+        "groups:\n  - name: a\n    interval: fast\n",
+        "{{{{",
+    ] {
+        assert!(parse_rule_file("f.yml", src).is_err(), "{src:?} accepted");
+    }
+}
+
+proptest! {
+    #[test]
+    fn parsers_never_panic(s in "\\PC{0,80}") {
+        let _ = Expr::parse(&s);
+        let _ = Template::parse(&s);
+        let _ = nexus_alerting::Matcher::parse_list(&s);
+        let _ = nexus_alerting::parse_duration(&s);
+    }
+
+    #[test]
+    fn expression_like_input_never_panics(
+        name in "[a-z_:]{1,8}",
+        op in prop::sample::select(vec![">", ">=", "<", "<=", "==", "!=", "=", "=~", "!~", ""]),
+        f in prop::sample::select(vec!["rate", "increase", "avg_over_time", "sum", "", "max_over_time"]),
+        range in "[0-9a-z]{0,4}",
+        num in "-?[0-9.e+]{0,6}",
+    ) {
+        let e = format!("{f}({name}{{job{op}\"a\"}}[{range}]) {op} {num}");
+        let _ = Expr::parse(&e);
+        let e = format!("{name}{{a{op}\"b\", c=\"d\"}} {op} {num}");
+        let _ = Expr::parse(&e);
+    }
+}
