@@ -76,7 +76,9 @@ struct RuleState {
     active: HashMap<u64, Held>,
     selected: (u64, Vec<u32>),
     /// Per series id: (alert fingerprint, alert labels before severity), valid for `selected.0`.
-    label_cache: HashMap<u32, (u64, Labels)>,
+    label_cache: Vec<Option<(u64, Labels, Labels)>>,
+    /// Scratch map of this evaluation's results, kept to reuse its allocation.
+    hits: HashMap<u64, Hit>,
     starts: HashMap<u64, VecDeque<Millis>>,
     static_labels: bool,
 }
@@ -97,7 +99,8 @@ impl RuleState {
             last_eval: None,
             active: HashMap::new(),
             selected: (u64::MAX, Vec::new()),
-            label_cache: HashMap::new(),
+            label_cache: Vec::new(),
+            hits: HashMap::new(),
             starts: HashMap::new(),
             static_labels,
         }
@@ -165,8 +168,8 @@ impl Evaluator {
 
     /// Adds one rule to group `group`.
     pub fn add_rule(&mut self, group: &str, rule: Rule) {
+        self.store.retention = self.store.retention.max(rule.expr.range());
         self.rules.push(RuleState::new(rule, group, None));
-        self.update_retention();
     }
 
     /// Replaces all rules. A rule with the same group, name and expression as before keeps its
@@ -242,12 +245,7 @@ impl Evaluator {
         let s = &self.store.series[id as usize];
         match &expr.operand {
             Operand::Instant(_) => {
-                let v = store::instant(
-                    &s.samples,
-                    t,
-                    ms(self.cfg.lookback),
-                    self.cfg.closed_windows,
-                )?;
+                let v = store::instant(s, t, ms(self.cfg.lookback), self.cfg.closed_windows)?;
                 Some((s.labels.clone(), v))
             }
             Operand::Range { func, range, .. } => {
@@ -294,14 +292,16 @@ impl Evaluator {
         if rs.selected.0 != generation {
             rs.selected = (generation, self.store.select(rule.expr.operand.selector()));
             rs.label_cache.clear();
+            rs.label_cache.resize(rs.selected.1.len(), None);
         }
         let tiered = !rule.tiers.is_empty();
-        let mut hits: HashMap<u64, Hit> = HashMap::new();
+        let mut hits = std::mem::take(&mut rs.hits);
+        hits.clear();
         let ids = std::mem::take(&mut rs.selected.1);
-        for &id in &ids {
+        for (slot, &id) in ids.iter().enumerate() {
             let series = &self.store.series[id as usize];
             let value = match &rule.expr.operand {
-                Operand::Instant(_) => store::instant(&series.samples, t, lookback, closed),
+                Operand::Instant(_) => store::instant(series, t, lookback, closed),
                 Operand::Range { func, range, .. } => {
                     store::window(&series.samples, t, *range, closed, &mut self.buf);
                     func.apply(&self.buf, t - range, t)
@@ -311,10 +311,10 @@ impl Evaluator {
             let severity = match rule.fires(value, false) {
                 Some(s) => s,
                 None if rule.clear.is_some() => {
-                    let (fp, _) = alert_identity(
+                    let (fp, _, _) = alert_identity(
                         rs,
                         &rule,
-                        id,
+                        slot,
                         &series.labels,
                         value,
                         &self.cfg.external_labels,
@@ -330,20 +330,16 @@ impl Evaluator {
                 }
                 None => continue,
             };
-            let (fp, mut labels) = alert_identity(
+            let (fp, mut labels, template_labels) = alert_identity(
                 rs,
                 &rule,
-                id,
+                slot,
                 &series.labels,
                 value,
                 &self.cfg.external_labels,
             );
             if let Some(s) = severity.filter(|_| tiered) {
                 labels.insert("severity", s.as_str());
-            }
-            let mut template_labels = series.labels.clone();
-            if matches!(rule.expr.operand, Operand::Range { .. }) {
-                template_labels.remove(METRIC_NAME);
             }
             if hits.contains_key(&fp) {
                 tracing::warn!(rule = %rule.name, %labels, "two series give the same alert labels; keeping the first");
@@ -363,26 +359,31 @@ impl Evaluator {
         let for_ = ms(rule.for_);
         let keep_for = ms(rule.keep_firing_for);
         let external = &self.cfg.external_labels;
-        for (fp, hit) in hits.iter_mut() {
+        let render = |hit: &Hit| -> Labels {
             let data = TemplateData {
                 labels: &hit.template_labels,
                 external,
                 value: hit.value,
             };
-            let annotations: Labels = rule
-                .annotations
+            rule.annotations
                 .iter()
                 .map(|(k, tpl)| (k.clone(), tpl.render(&data)))
-                .collect();
+                .collect()
+        };
+        for (fp, hit) in hits.iter_mut() {
             match rs.active.get_mut(fp) {
                 Some(a) if a.state != AlertState::Inactive => {
+                    // Templates are pure functions of labels and value: re-render on change only.
+                    if a.value.to_bits() != hit.value.to_bits() || a.labels != hit.labels {
+                        a.annotations = render(hit);
+                    }
                     a.value = hit.value;
-                    a.annotations = annotations;
                     a.labels = std::mem::take(&mut hit.labels);
                     a.keep_firing_since = None;
                     a.last_true = t;
                 }
                 _ => {
+                    let annotations = render(hit);
                     rs.active.insert(
                         *fp,
                         Held {
@@ -526,15 +527,15 @@ impl Evaluator {
 fn alert_identity(
     rs: &mut RuleState,
     rule: &Rule,
-    id: u32,
+    slot: usize,
     series_labels: &Labels,
     value: f64,
     external: &Labels,
-) -> (u64, Labels) {
+) -> (u64, Labels, Labels) {
     if rs.static_labels
-        && let Some((fp, l)) = rs.label_cache.get(&id)
+        && let Some(Some((fp, l, tl))) = rs.label_cache.get(slot)
     {
-        return (*fp, l.clone());
+        return (*fp, l.clone(), tl.clone());
     }
     let mut template_labels = series_labels.clone();
     if matches!(rule.expr.operand, Operand::Range { .. }) {
@@ -556,10 +557,12 @@ fn alert_identity(
     } else {
         labels.fingerprint_without(Some("severity"))
     };
-    if rs.static_labels {
-        rs.label_cache.insert(id, (fp, labels.clone()));
+    if rs.static_labels
+        && let Some(c) = rs.label_cache.get_mut(slot)
+    {
+        *c = Some((fp, labels.clone(), template_labels.clone()));
     }
-    (fp, labels)
+    (fp, labels, template_labels)
 }
 
 fn to_alert(

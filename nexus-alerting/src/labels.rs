@@ -1,6 +1,7 @@
 //! `Labels`: a sorted label set and its Prometheus-compatible fingerprint.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -19,8 +20,10 @@ pub const ALERT_NAME: &str = "alertname";
 /// // The fingerprint is Prometheus' (FNV-1a over sorted pairs): stable across processes.
 /// assert_eq!(l.fingerprint(), Labels::from_pairs([("instance", "a:80"), ("job", "api")]).fingerprint());
 /// ```
+///
+/// Cloning is a reference-count increment (alerts are resent every evaluation); a change copies.
 #[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Vec<(String, String)>);
+pub struct Labels(Arc<Vec<(String, String)>>);
 
 const FNV_OFFSET: u64 = 14695981039346656037;
 const FNV_PRIME: u64 = 1099511628211;
@@ -29,7 +32,7 @@ const SEP: u8 = 0xff;
 impl Labels {
     /// An empty set.
     pub fn new() -> Self {
-        Self(Vec::new())
+        Self::default()
     }
 
     /// A set from pairs; a later pair with the same name wins. Empty values are dropped, as in
@@ -57,20 +60,22 @@ impl Labels {
         let (name, value) = (name.into(), value.into());
         match self.0.binary_search_by(|(k, _)| k.as_str().cmp(&name)) {
             Ok(i) if value.is_empty() => {
-                self.0.remove(i);
+                Arc::make_mut(&mut self.0).remove(i);
             }
-            Ok(i) => self.0[i].1 = value,
+            Ok(i) if self.0[i].1 == value => {}
+            Ok(i) => Arc::make_mut(&mut self.0)[i].1 = value,
             Err(_) if value.is_empty() => {}
-            Err(i) => self.0.insert(i, (name, value)),
+            Err(i) => Arc::make_mut(&mut self.0).insert(i, (name, value)),
         }
     }
 
     /// Removes `name`, returning its value.
     pub fn remove(&mut self, name: &str) -> Option<String> {
-        self.0
+        let i = self
+            .0
             .binary_search_by(|(k, _)| k.as_str().cmp(name))
-            .ok()
-            .map(|i| self.0.remove(i).1)
+            .ok()?;
+        Some(Arc::make_mut(&mut self.0).remove(i).1)
     }
 
     /// The pairs in name order.
@@ -99,7 +104,7 @@ impl Labels {
     /// is the same alert).
     pub fn fingerprint_without(&self, skip: Option<&str>) -> u64 {
         let mut h = FNV_OFFSET;
-        for (k, v) in &self.0 {
+        for (k, v) in self.0.iter() {
             if Some(k.as_str()) == skip {
                 continue;
             }
@@ -113,13 +118,13 @@ impl Labels {
 
     /// Only the labels in `names` (Alertmanager's `group_by`, inhibition's `equal`).
     pub fn project(&self, names: &[String]) -> Labels {
-        Labels(
+        Labels(Arc::new(
             self.0
                 .iter()
                 .filter(|(k, _)| names.iter().any(|n| n == k))
                 .cloned()
                 .collect(),
-        )
+        ))
     }
 }
 
