@@ -13,11 +13,15 @@ async fn sqlx_pool_waits_and_timeouts_are_seen() {
     let pg = PostgresServer::start();
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(2)
-        .acquire_timeout(Duration::from_millis(300))
+        .acquire_timeout(Duration::from_secs(1))
         .connect(&pg.url())
         .await
         .unwrap();
-    let observed = ObservedPgPool::new(pool);
+    // Open both connections before observing, so the two first acquisitions are idle hand-outs
+    // and not connection set-ups (which a loaded CI machine can make slow).
+    let (c1, c2) = (pool.acquire().await.unwrap(), pool.acquire().await.unwrap());
+    drop((c1, c2));
+    let observed = ObservedPgPool::with_slow_acquire(pool, Duration::from_millis(100));
     let a = observed.acquire().await.unwrap();
     let b = observed.acquire().await.unwrap();
     let s = observed.status();
@@ -33,7 +37,7 @@ async fn sqlx_pool_waits_and_timeouts_are_seen() {
         let o = observed.clone();
         tokio::spawn(async move { o.acquire().await.map(|_| ()) })
     };
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     drop(a);
     waiter.await.unwrap().unwrap();
     drop(b);
