@@ -9,6 +9,7 @@ use std::time::Duration;
 use foldhash::{HashMap, HashMapExt};
 
 use crate::alert::{ActiveAlert, Alert, AlertState};
+use crate::anomaly::{DefaultDetector, Detector};
 use crate::expr::{Expr, Operand};
 use crate::labels::{ALERT_NAME, Labels, METRIC_NAME};
 use crate::rule::{Rule, RuleGroup};
@@ -19,6 +20,40 @@ use crate::time::{Clock, Millis, ms};
 
 /// Resolved alerts are kept (and re-sent) this long, as in Prometheus.
 const RESOLVED_RETENTION: Millis = 15 * 60_000;
+
+/// Makes one anomaly detector (one per series used in `anomaly(...)`).
+pub type DetectorFactory = Arc<dyn Fn() -> Box<dyn Detector> + Send + Sync>;
+
+/// A series' detector and how far it has been fed.
+struct Fed {
+    det: Box<dyn Detector>,
+    fed_until: Millis,
+    last: (Millis, f64),
+}
+
+fn anomaly(
+    detectors: &mut HashMap<u64, Fed>,
+    make: &DetectorFactory,
+    series: &store::Series,
+    t: Millis,
+    lookback: Millis,
+) -> Option<f64> {
+    let d = detectors.entry(series.fp).or_insert_with(|| Fed {
+        det: make(),
+        fed_until: Millis::MIN,
+        last: (Millis::MIN, 0.0),
+    });
+    let s = &series.samples;
+    let start = s.partition_point(|p| p.0 <= d.fed_until);
+    let end = s.partition_point(|p| p.0 <= t);
+    for &(ts, v) in s.range(start..end.max(start)) {
+        if !store::is_stale(v) {
+            d.last = (ts, d.det.update(ts, v));
+        }
+        d.fed_until = ts;
+    }
+    (d.last.0 != Millis::MIN && d.last.0 >= t - lookback).then_some(d.last.1)
+}
 
 /// Where evaluated alerts go (the pipeline implements it).
 pub trait AlertSink: Send + Sync + std::fmt::Debug {
@@ -130,6 +165,8 @@ pub struct Evaluator {
     rules: Vec<RuleState>,
     cfg: EvalConfig,
     buf: Vec<(Millis, f64)>,
+    detectors: HashMap<u64, Fed>,
+    make_detector: DetectorFactory,
 }
 
 impl std::fmt::Debug for Evaluator {
@@ -151,6 +188,8 @@ impl Evaluator {
             rules: Vec::new(),
             cfg,
             buf: Vec::new(),
+            detectors: HashMap::new(),
+            make_detector: Arc::new(|| Box::new(DefaultDetector::default())),
         };
         ev.update_retention();
         ev
@@ -215,9 +254,19 @@ impl Evaluator {
         }
     }
 
-    /// Forgets series with no sample in the retention window.
+    /// The detector `anomaly(...)` uses for each series (default: [`DefaultDetector`]).
+    /// Existing detector state is kept.
+    pub fn set_detector_factory(&mut self, make: DetectorFactory) {
+        self.make_detector = make;
+    }
+
+    /// Forgets series with no sample in the retention window (and their detectors).
     pub fn compact(&mut self, now: Millis) {
         self.store.compact(now);
+        if !self.detectors.is_empty() {
+            let live: foldhash::HashSet<u64> = self.store.series.iter().map(|s| s.fp).collect();
+            self.detectors.retain(|fp, _| live.contains(fp));
+        }
     }
 
     /// (series, samples) held.
@@ -244,6 +293,18 @@ impl Evaluator {
     fn value_of(&mut self, expr: &Expr, id: u32, t: Millis) -> Option<(Labels, f64)> {
         let s = &self.store.series[id as usize];
         match &expr.operand {
+            Operand::Anomaly(_) => {
+                let v = anomaly(
+                    &mut self.detectors,
+                    &self.make_detector,
+                    s,
+                    t,
+                    ms(self.cfg.lookback),
+                )?;
+                let mut l = s.labels.clone();
+                l.remove(METRIC_NAME);
+                Some((l, v))
+            }
             Operand::Instant(_) => {
                 let v = store::instant(s, t, ms(self.cfg.lookback), self.cfg.closed_windows)?;
                 Some((s.labels.clone(), v))
@@ -301,6 +362,13 @@ impl Evaluator {
         for (slot, &id) in ids.iter().enumerate() {
             let series = &self.store.series[id as usize];
             let value = match &rule.expr.operand {
+                Operand::Anomaly(_) => anomaly(
+                    &mut self.detectors,
+                    &self.make_detector,
+                    series,
+                    t,
+                    lookback,
+                ),
                 Operand::Instant(_) => store::instant(series, t, lookback, closed),
                 Operand::Range { func, range, .. } => {
                     store::window(&series.samples, t, *range, closed, &mut self.buf);
@@ -538,7 +606,7 @@ fn alert_identity(
         return (*fp, l.clone(), tl.clone());
     }
     let mut template_labels = series_labels.clone();
-    if matches!(rule.expr.operand, Operand::Range { .. }) {
+    if !matches!(rule.expr.operand, Operand::Instant(_)) {
         template_labels.remove(METRIC_NAME);
     }
     let mut labels = series_labels.clone();
@@ -642,7 +710,7 @@ impl std::fmt::Debug for Engine {
 
 /// Builds an [`Engine`].
 #[must_use]
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct EngineBuilder {
     cfg: EvalConfig,
     groups: Vec<RuleGroup>,
@@ -650,6 +718,17 @@ pub struct EngineBuilder {
     sink: Option<Arc<dyn AlertSink>>,
     clock: Option<Clock>,
     source_timeout: Option<Duration>,
+    detector: Option<DetectorFactory>,
+}
+
+impl std::fmt::Debug for EngineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineBuilder")
+            .field("cfg", &self.cfg)
+            .field("groups", &self.groups.len())
+            .field("sources", &self.sources)
+            .finish_non_exhaustive()
+    }
 }
 
 impl EngineBuilder {
@@ -720,6 +799,12 @@ impl EngineBuilder {
         self
     }
 
+    /// The detector `anomaly(...)` uses per series (default: the frozen `DefaultDetector`).
+    pub fn detector(mut self, make: DetectorFactory) -> Self {
+        self.detector = Some(make);
+        self
+    }
+
     /// How long a source may take before its samples are skipped for this round (default 5 s).
     pub fn source_timeout(mut self, d: Duration) -> Self {
         self.source_timeout = Some(d);
@@ -731,6 +816,9 @@ impl EngineBuilder {
         let interval = self.cfg.interval;
         let mut ev = Evaluator::new(self.cfg);
         ev.set_rules(self.groups);
+        if let Some(d) = self.detector {
+            ev.set_detector_factory(d);
+        }
         Engine {
             inner: Arc::new(EngineInner {
                 eval: Mutex::new(ev),

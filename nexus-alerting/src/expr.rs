@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! expr      = operand [ cmp number ] | number cmp operand
-//! operand   = selector | range_fn "(" selector "[" duration "]" ")"
+//! operand   = selector | range_fn "(" selector "[" duration "]" ")" | "anomaly" "(" selector ")"
 //! selector  = metric_name [ "{" matcher { "," matcher } "}" ] | "{" matcher { "," matcher } "}"
 //! matcher   = label ( "=" | "!=" | "=~" | "!~" ) string
 //! range_fn  = avg_over_time | max_over_time | min_over_time | rate | increase
@@ -18,7 +18,8 @@ use crate::time::{Millis, parse_duration};
 /// What this subset supports, quoted in every parse error.
 pub const SUPPORTED: &str = "supported: an instant selector (metric{label=\"v\", label!=\"v\", \
 label=~\"re\", label!~\"re\"}), or avg_over_time, max_over_time, min_over_time, rate or increase \
-of a range selector (metric{...}[5m]), optionally compared with a number (>, >=, <, <=, ==, !=)";
+of a range selector (metric{...}[5m]), or anomaly(selector), optionally compared with a number \
+(>, >=, <, <=, ==, !=)";
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,13 +244,16 @@ pub enum Operand {
         /// The range in milliseconds.
         range: Millis,
     },
+    /// The anomaly score in `[0, 1]` of the series' newest sample, from a streaming detector
+    /// fed every sample of the series (see [`crate::anomaly`]).
+    Anomaly(Selector),
 }
 
 impl Operand {
     /// The selector.
     pub fn selector(&self) -> &Selector {
         match self {
-            Operand::Instant(s) | Operand::Range { selector: s, .. } => s,
+            Operand::Instant(s) | Operand::Range { selector: s, .. } | Operand::Anomaly(s) => s,
         }
     }
 }
@@ -322,7 +326,7 @@ impl Expr {
     pub fn range(&self) -> Millis {
         match &self.operand {
             Operand::Range { range, .. } => *range,
-            Operand::Instant(_) => 0,
+            Operand::Instant(_) | Operand::Anomaly(_) => 0,
         }
     }
 }
@@ -616,6 +620,15 @@ impl Parser {
         let Some(t) = self.peek().cloned() else {
             return Err(self.unsupported(self.len, "empty expression"));
         };
+        if t.kind == Kind::Ident
+            && t.text == "anomaly"
+            && self.toks.get(self.i + 1).is_some_and(|n| n.text == "(")
+        {
+            self.i += 2;
+            let selector = self.selector()?;
+            self.expect(")")?;
+            return Ok(Operand::Anomaly(selector));
+        }
         if t.kind == Kind::Ident && self.toks.get(self.i + 1).is_some_and(|n| n.text == "(") {
             let Some(func) = RangeFn::from_name(&t.text) else {
                 return Err(
@@ -790,6 +803,9 @@ mod tests {
         assert_eq!(e.threshold(), Some(-1000.0));
         assert!(Expr::parse("{job=\"a\"}").is_ok());
         assert!(Expr::parse("http:rate5m:ratio > 1").is_ok());
+        let e = Expr::parse(r#"anomaly(latency_seconds{route="/a"}) >= 0.5"#).unwrap();
+        assert!(matches!(e.operand, Operand::Anomaly(_)));
+        assert!(Expr::parse("anomaly(x[5m]) > 0.5").is_err());
     }
 
     #[test]

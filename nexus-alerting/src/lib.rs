@@ -3,6 +3,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod alert;
+pub mod anomaly;
 mod engine;
 mod error;
 mod expr;

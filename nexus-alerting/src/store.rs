@@ -47,6 +47,7 @@ impl Sample {
 
 pub(crate) struct Series {
     pub(crate) labels: Labels,
+    pub(crate) fp: u64,
     /// The newest sample, inline: most instant lookups need nothing else (one cache line).
     pub(crate) last: (Millis, f64),
     pub(crate) samples: VecDeque<(Millis, f64)>,
@@ -84,6 +85,7 @@ impl Store {
         let id = self.series.len() as u32;
         self.series.push(Series {
             labels: labels.clone(),
+            fp,
             last: (Millis::MIN, f64::NAN),
             samples: VecDeque::new(),
         });

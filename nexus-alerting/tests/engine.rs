@@ -139,3 +139,55 @@ proptest! {
         let _ = Expr::parse(&e);
     }
 }
+
+fn noisy(i: i64) -> f64 {
+    10.0 + ((i * 7919) % 13) as f64 / 13.0
+}
+
+#[test]
+fn anomaly_rules_fire_on_the_spike_never_in_warm_up_and_survive_reloads() {
+    let rule = || {
+        Rule::builder(
+            "Anomalous",
+            r#"anomaly(latency_seconds{route="/a"}) >= 0.5"#,
+        )
+        .annotation("score", "{{ $value }}")
+        .build()
+        .unwrap()
+    };
+    let mut ev = Evaluator::new(EvalConfig::default());
+    ev.set_rules(vec![RuleGroup {
+        name: "g".into(),
+        interval: None,
+        rules: vec![rule()],
+    }]);
+    let labels = Labels::from_pairs([("route", "/a")]);
+    let mut fired_at = Vec::new();
+    for i in 0..1000i64 {
+        // A wild value during warm-up must not fire; the spike at 900 must.
+        let v = match i {
+            100 => 500.0,
+            900 => 80.0,
+            _ => noisy(i),
+        };
+        ev.push(Sample::new("latency_seconds", labels.clone(), v, i * MIN));
+        if i == 600 {
+            // A reload of the same rules keeps the detector (no new warm-up).
+            ev.set_rules(vec![RuleGroup {
+                name: "g".into(),
+                interval: None,
+                rules: vec![rule()],
+            }]);
+        }
+        let out = ev.eval(i * MIN);
+        if out.iter().any(|a| a.ends_at.is_some_and(|e| e > i * MIN))
+            && fired_at.last() != Some(&(i - 1))
+        {
+            fired_at.push(i);
+        }
+        if !out.is_empty() {
+            assert!(out[0].labels.get("__name__").is_none());
+        }
+    }
+    assert_eq!(fired_at, [900]);
+}

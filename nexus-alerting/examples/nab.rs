@@ -1,0 +1,128 @@
+//! Scores detectors on the NAB corpus in `shared/data/nab` (or `$NEXUS_NAB`).
+//!
+//! `cargo run --release -p nexus-alerting --example nab [-- --write DIR] [detector…]`
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+
+use nexus_alerting::anomaly::nab::{self, DataFile, PROFILES, ScoredFile};
+use nexus_alerting::anomaly::{
+    DefaultDetector, Detector, EwmaDetector, Likelihood, MadDetector, SeasonalDetector,
+};
+
+fn corpus_root() -> PathBuf {
+    if let Ok(p) = std::env::var("NEXUS_NAB") {
+        return p.into();
+    }
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for c in [
+        here.join("../../shared/data/nab"),
+        PathBuf::from("/work/shared/data/nab"),
+    ] {
+        if c.join("labels/combined_windows.json").exists() {
+            return c;
+        }
+    }
+    panic!("NAB corpus not found: set NEXUS_NAB to the folder holding data/ and labels/");
+}
+
+fn make(name: &str) -> Box<dyn Detector> {
+    match name {
+        "default" => Box::new(DefaultDetector::default()),
+        "ewma" => Box::new(EwmaDetector::new(0.05, 100)),
+        "mad" => Box::new(MadDetector::new(200)),
+        "seasonal" => Box::new(SeasonalDetector::new(600, 300)),
+        "ewma-lik" => Box::new(Likelihood::new(EwmaDetector::new(0.05, 100), 10, 8640, 388)),
+        "seasonal-lik" => Box::new(Likelihood::new(
+            SeasonalDetector::new(600, 300),
+            10,
+            8640,
+            388,
+        )),
+        other => panic!("unknown detector {other}"),
+    }
+}
+
+fn run(files: &[DataFile], name: &str) -> Vec<Vec<f64>> {
+    files
+        .iter()
+        .map(|f| {
+            let mut d = make(name);
+            f.timestamps
+                .iter()
+                .zip(&f.values)
+                .map(|(t, v)| d.update(t * 1000, *v))
+                .collect()
+        })
+        .collect()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut write = None;
+    let mut names = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "--write" {
+            write = Some(PathBuf::from(&args[i + 1]));
+            i += 2;
+        } else {
+            names.push(args[i].clone());
+            i += 1;
+        }
+    }
+    if names.is_empty() {
+        names = [
+            "default",
+            "ewma",
+            "mad",
+            "seasonal",
+            "ewma-lik",
+            "seasonal-lik",
+        ]
+        .map(String::from)
+        .to_vec();
+    }
+    let files = nab::load_corpus(&corpus_root()).unwrap();
+    for name in &names {
+        let t0 = std::time::Instant::now();
+        let scores = run(&files, name);
+        let secs = t0.elapsed().as_secs_f64();
+        let scored: Vec<ScoredFile> = files
+            .iter()
+            .zip(&scores)
+            .map(|(f, s)| ScoredFile::new(f, s))
+            .collect();
+        let mut line = format!("{name:14}");
+        for (p, cm) in PROFILES {
+            let fixed = nab::score(&scored, 0.5, &cm);
+            line.push_str(&format!(" {p}@0.5={:.2}", fixed.normalised));
+        }
+        for (p, cm) in PROFILES {
+            let best = nab::optimise(&scored, &cm);
+            line.push_str(&format!(
+                " {p}={:.2}@{:.6}(fp {})",
+                best.normalised, best.threshold, best.false_positives
+            ));
+        }
+        let rows: usize = files.iter().map(|f| f.values.len()).sum();
+        println!("{line}  [{:.1} M samples/s]", rows as f64 / secs / 1e6);
+        if let Some(dir) = &write {
+            for (f, s) in files.iter().zip(&scores) {
+                let path = dir.join(name).join(&f.key);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                let mut out = String::from("timestamp,value,anomaly_score\n");
+                for ((t, v), a) in f.timestamps.iter().zip(&f.values).zip(s) {
+                    out.push_str(&format!("{},{v},{a}\n", fmt_time(*t)));
+                }
+                std::fs::write(path, out).unwrap();
+            }
+        }
+    }
+}
+
+fn fmt_time(t: i64) -> String {
+    let s = nexus_alerting::rfc3339(t * 1000);
+    // 2014-07-01T00:00:00.000Z -> 2014-07-01 00:00:00
+    format!("{} {}", &s[..10], &s[11..19])
+}

@@ -1,0 +1,241 @@
+//! The default detector: robust z-scores of several views of the series (the value against
+//! its long-run level, a short-run mean against the long run, the first difference), after
+//! removing a seasonal profile learned during warm-up, with a noise floor relative to the
+//! series' own scale, and a rest period after each detection.
+//!
+//! Chosen by measurement on NAB (see `BENCHMARKS.md`); the parameters and threshold are frozen.
+
+use super::Detector;
+use crate::time::Millis;
+
+/// The frozen detection threshold of [`DefaultDetector`] (scores `>=` it are anomalies).
+pub const DEFAULT_THRESHOLD: f64 = 0.5;
+
+/// Parameters of [`DefaultDetector`]. The defaults are the frozen ones.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct EnsembleParams {
+    /// EWMA weight of the long-run level and variance.
+    pub alpha_long: f64,
+    /// EWMA weight of the short-run mean.
+    pub alpha_short: f64,
+    /// Samples of silence after a detection.
+    pub rest: usize,
+    /// Score at which a detection starts the rest period.
+    pub threshold: f64,
+    /// Weights of the value, short-mean and difference views.
+    pub weights: [f64; 3],
+    /// Samples before any score.
+    pub warmup: usize,
+    /// Samples used to find a seasonal period (and longest period considered: half of it).
+    pub season_warmup: usize,
+    /// Minimum autocorrelation for a period to be used.
+    pub min_autocorrelation: f64,
+    /// Per-cycle learning rate of the seasonal profile.
+    pub alpha_season: f64,
+    /// Noise floor, as a fraction of the series' mean absolute deviation.
+    pub floor: f64,
+}
+
+impl Default for EnsembleParams {
+    fn default() -> Self {
+        Self {
+            alpha_long: 0.002,
+            alpha_short: 0.1,
+            rest: 150,
+            threshold: DEFAULT_THRESHOLD,
+            weights: [1.0, 1.0, 0.5],
+            warmup: 300,
+            season_warmup: 600,
+            min_autocorrelation: 0.8,
+            alpha_season: 0.1,
+            floor: 0.5,
+        }
+    }
+}
+
+/// The default streaming detector. Memory: the seasonal profile (at most `season_warmup / 2`
+/// floats, plus the warm-up buffer until the period is known) and a dozen floats.
+///
+/// ```
+/// use nexus_alerting::anomaly::{DefaultDetector, Detector, DEFAULT_THRESHOLD};
+/// let mut d = DefaultDetector::default();
+/// let mut hits = 0;
+/// for i in 0..2000i64 {
+///     let v = if i == 1500 { 80.0 } else { 10.0 + ((i * 7919) % 13) as f64 / 13.0 };
+///     if d.update(i * 60_000, v) >= DEFAULT_THRESHOLD { hits += 1; }
+/// }
+/// assert_eq!(hits, 1);
+/// ```
+#[derive(Debug, Clone)]
+pub struct DefaultDetector {
+    p: EnsembleParams,
+    n: usize,
+    mean: f64,
+    var: f64,
+    short: f64,
+    dmean: f64,
+    dvar: f64,
+    prev: f64,
+    since: usize,
+    learn: Vec<f64>,
+    period: usize,
+    phase: usize,
+    profile: Vec<f64>,
+    level: f64,
+    raw_mean: f64,
+    raw_dev: f64,
+}
+
+impl Default for DefaultDetector {
+    fn default() -> Self {
+        Self::new(EnsembleParams::default())
+    }
+}
+
+fn ew_z(mean: &mut f64, var: &mut f64, a: f64, x: f64, floor: f64) -> f64 {
+    let d = x - *mean;
+    let sd = var.sqrt().max(floor);
+    let z = if sd > 1e-12 {
+        d / sd
+    } else if d.abs() < 1e-12 {
+        0.0
+    } else {
+        50.0
+    };
+    let inc = a * d;
+    *mean += inc;
+    *var = (1.0 - a) * (*var + d * inc);
+    z.abs().min(50.0)
+}
+
+impl DefaultDetector {
+    /// A detector with `p`.
+    pub fn new(p: EnsembleParams) -> Self {
+        Self {
+            p,
+            n: 0,
+            mean: 0.0,
+            var: 0.0,
+            short: 0.0,
+            dmean: 0.0,
+            dvar: 0.0,
+            prev: 0.0,
+            since: usize::MAX / 2,
+            learn: Vec::new(),
+            period: 0,
+            phase: 0,
+            profile: Vec::new(),
+            level: 0.0,
+            raw_mean: 0.0,
+            raw_dev: 0.0,
+        }
+    }
+
+    /// The seasonal period found (0: none).
+    pub fn period(&self) -> usize {
+        self.period
+    }
+
+    fn deseason(&mut self, x: f64) -> f64 {
+        if self.period == 0 && self.learn.len() < self.p.season_warmup {
+            self.learn.push(x);
+            if self.learn.len() == self.p.season_warmup {
+                self.fit_season();
+            }
+            return x;
+        }
+        if self.period == 0 {
+            return x;
+        }
+        let s = self.profile[self.phase];
+        let e = x - s;
+        self.profile[self.phase] += self.p.alpha_season * (x - self.level - s);
+        self.level += self.p.alpha_long * (e - self.level);
+        self.phase = (self.phase + 1) % self.period;
+        e
+    }
+
+    fn fit_season(&mut self) {
+        let v = std::mem::take(&mut self.learn);
+        let n = v.len();
+        let mean = v.iter().sum::<f64>() / n as f64;
+        let var: f64 = v.iter().map(|a| (a - mean).powi(2)).sum();
+        let mut best = (0usize, self.p.min_autocorrelation);
+        if var > 0.0 {
+            for lag in 4..=(n / 2) {
+                let c: f64 = (lag..n)
+                    .map(|i| (v[i] - mean) * (v[i - lag] - mean))
+                    .sum::<f64>()
+                    / var;
+                if c > best.1 {
+                    best = (lag, c);
+                }
+            }
+        }
+        if best.0 == 0 {
+            self.learn = Vec::new();
+            self.learn.shrink_to_fit();
+            // No period: never look again (bounded work).
+            self.period = 0;
+            self.p.season_warmup = 0;
+            return;
+        }
+        let p = best.0;
+        let mut prof = vec![0.0; p];
+        let mut cnt = vec![0usize; p];
+        for (i, a) in v.iter().enumerate() {
+            prof[i % p] += a - mean;
+            cnt[i % p] += 1;
+        }
+        for (a, c) in prof.iter_mut().zip(cnt) {
+            *a /= c.max(1) as f64;
+        }
+        self.period = p;
+        self.phase = n % p;
+        self.profile = prof;
+        self.level = mean;
+    }
+
+    fn raw(&mut self, x: f64) -> f64 {
+        self.raw_mean += 0.01 * (x - self.raw_mean);
+        self.raw_dev += 0.01 * ((x - self.raw_mean).abs() - self.raw_dev);
+        let floor = self.p.floor * (self.raw_dev + 1e-3 * self.raw_mean.abs()).max(1e-9);
+        let x = self.deseason(x);
+        self.n += 1;
+        if self.n == 1 {
+            self.mean = x;
+            self.short = x;
+            self.prev = x;
+            return 0.0;
+        }
+        let p = self.p;
+        let sd_before = self.var.sqrt().max(floor).max(1e-9);
+        let z_value = ew_z(&mut self.mean, &mut self.var, p.alpha_long, x, floor);
+        self.short += p.alpha_short * (x - self.short);
+        let z_shift = ((self.short - self.mean).abs() / sd_before).min(50.0);
+        let dx = x - self.prev;
+        self.prev = x;
+        let z_diff = ew_z(&mut self.dmean, &mut self.dvar, p.alpha_long, dx, floor);
+        let s = (z_value * p.weights[0])
+            .max(z_shift * p.weights[1])
+            .max(z_diff * p.weights[2]);
+        if self.n < p.warmup { 0.0 } else { s }
+    }
+}
+
+impl Detector for DefaultDetector {
+    fn update(&mut self, _: Millis, value: f64) -> f64 {
+        if !value.is_finite() {
+            return 0.0;
+        }
+        let r = self.raw(value);
+        let score = r / (r + 5.0);
+        self.since = self.since.saturating_add(1);
+        let out = if self.since > self.p.rest { score } else { 0.0 };
+        if out >= self.p.threshold {
+            self.since = 0;
+        }
+        out
+    }
+}

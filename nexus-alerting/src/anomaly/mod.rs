@@ -1,0 +1,51 @@
+//! Streaming anomaly detection: a [`Detector`] takes one timestamped sample and returns an
+//! anomaly score in `[0, 1]`, in constant time and bounded memory per series; deterministic.
+//!
+//! Baselines: [`EwmaDetector`] (EWMA/EWMV z-score), [`MadDetector`] (median/MAD over a window),
+//! [`SeasonalDetector`] (additive Holt-Winters with a learned period). Post-step:
+//! [`Likelihood`] (HTM's anomaly likelihood). The default detector, chosen by measurement on
+//! NAB, is [`DefaultDetector`]. [`nab`] scores detectors on the Numenta Anomaly Benchmark.
+
+mod baselines;
+mod ensemble;
+mod likelihood;
+pub mod nab;
+
+pub use baselines::{EwmaDetector, MadDetector, SeasonalDetector};
+pub use ensemble::{DEFAULT_THRESHOLD, DefaultDetector, EnsembleParams};
+pub use likelihood::Likelihood;
+
+use crate::time::Millis;
+
+/// A streaming anomaly detector for one series.
+pub trait Detector: Send + std::fmt::Debug {
+    /// Feeds one sample; returns its anomaly score in `[0, 1]` (0 during warm-up).
+    fn update(&mut self, timestamp: Millis, value: f64) -> f64;
+}
+
+/// Maps a z-score to `[0, 1)`, monotone and without saturating in `f64` (`|z| / (|z| + 5)`:
+/// 0.5 at 5 σ), so a threshold can be placed anywhere.
+pub(crate) fn z_to_score(z: f64) -> f64 {
+    if z.is_nan() {
+        return 0.0;
+    }
+    let a = z.abs();
+    if a.is_infinite() { 1.0 } else { a / (a + 5.0) }
+}
+
+/// Complementary error function (Numerical Recipes' `erfcc`, fractional error < 1.2e-7).
+pub(crate) fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let r = t
+        * (-z * z - 1.26551223
+            + t * (1.00002368
+                + t * (0.37409196
+                    + t * (0.09678418
+                        + t * (-0.18628806
+                            + t * (0.27886807
+                                + t * (-1.13520398
+                                    + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
+            .exp();
+    if x >= 0.0 { r } else { 2.0 - r }
+}

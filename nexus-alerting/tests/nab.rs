@@ -1,0 +1,124 @@
+//! The NAB scorer against the reference scorer `shared/tools/nab_score.py`, on the default
+//! detector's outputs over the shared corpus: the normalised scores of the three profiles must
+//! agree to 1e-6.
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use nexus_alerting::anomaly::nab::{self, PROFILES, ScoredFile};
+use nexus_alerting::anomaly::{DEFAULT_THRESHOLD, DefaultDetector, Detector};
+
+fn shared() -> PathBuf {
+    if let Ok(p) = std::env::var("NEXUS_SHARED") {
+        return p.into();
+    }
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for c in [here.join("../../shared"), PathBuf::from("/work/shared")] {
+        if c.join("data/nab/labels/combined_windows.json").exists() {
+            return c;
+        }
+    }
+    panic!(
+        "the shared data (data/nab, tools/nab_score.py) was not found beside the repository: set NEXUS_SHARED"
+    );
+}
+
+fn fmt_time(t: i64) -> String {
+    let s = nexus_alerting::rfc3339(t * 1000);
+    format!("{} {}", &s[..10], &s[11..19])
+}
+
+#[test]
+fn our_scorer_agrees_with_nab_score_py() {
+    let shared = shared();
+    let files = nab::load_corpus(&shared.join("data/nab")).unwrap();
+    assert_eq!(files.len(), 35);
+    assert_eq!(files.iter().map(|f| f.windows.len()).sum::<usize>(), 55);
+    let out = tempfile::tempdir().unwrap();
+    let mut scored = Vec::new();
+    for f in &files {
+        let mut d = DefaultDetector::default();
+        let scores: Vec<f64> = f
+            .timestamps
+            .iter()
+            .zip(&f.values)
+            .map(|(t, v)| d.update(t * 1000, *v))
+            .collect();
+        let path = out.path().join("nexus").join(&f.key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut csv = String::from("timestamp,value,anomaly_score\n");
+        for ((t, v), a) in f.timestamps.iter().zip(&f.values).zip(&scores) {
+            // 17 significant digits: the exact f64 the Rust scorer saw.
+            csv.push_str(&format!("{},{v},{a:.17e}\n", fmt_time(*t)));
+        }
+        std::fs::write(&path, csv).unwrap();
+        scored.push(ScoredFile::new(f, &scores));
+    }
+    let py = Command::new("python3")
+        .arg(shared.join("tools/nab_score.py"))
+        .arg(out.path().join("nexus"))
+        .arg("--labels")
+        .arg(shared.join("data/nab/labels/combined_windows.json"))
+        .arg("--profiles")
+        .arg(shared.join("data/nab/config/profiles.json"))
+        .args([
+            "--threshold",
+            &DEFAULT_THRESHOLD.to_string(),
+            "--json",
+            "--data",
+        ])
+        .arg(shared.join("data/nab/data"))
+        .output()
+        .unwrap();
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
+    for (name, cm) in PROFILES {
+        let ours = nab::score(&scored, DEFAULT_THRESHOLD, &cm);
+        let theirs = &report["profiles"][name];
+        let (n, r) = (
+            theirs["normalised"].as_f64().unwrap(),
+            theirs["raw"].as_f64().unwrap(),
+        );
+        assert!(
+            (ours.normalised - n).abs() < 1e-6,
+            "{name}: ours {} vs nab_score.py {n}",
+            ours.normalised
+        );
+        assert!(
+            (ours.raw - r).abs() < 1e-6,
+            "{name}: raw {} vs {r}",
+            ours.raw
+        );
+        assert_eq!(
+            ours.false_positives as u64,
+            theirs["counts"]["fp"].as_u64().unwrap(),
+            "{name}"
+        );
+    }
+    // The optimiser agrees with nab_score.py's sweep too.
+    let py = Command::new("python3")
+        .arg(shared.join("tools/nab_score.py"))
+        .arg(out.path().join("nexus"))
+        .arg("--labels")
+        .arg(shared.join("data/nab/labels/combined_windows.json"))
+        .arg("--profiles")
+        .arg(shared.join("data/nab/config/profiles.json"))
+        .args(["--optimize", "--json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
+    for (name, cm) in PROFILES {
+        let ours = nab::optimise(&scored, &cm);
+        let n = report["profiles"][name]["normalised"].as_f64().unwrap();
+        assert!(
+            (ours.normalised - n).abs() < 1e-6,
+            "{name} optimised: ours {} vs {n}",
+            ours.normalised
+        );
+    }
+}
