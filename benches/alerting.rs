@@ -321,9 +321,13 @@ fn detectors(c: &mut Criterion) {
         })
     });
     g.finish();
+    let mut d = DefaultDetector::default();
+    for (i, v) in values.iter().enumerate() {
+        d.update(i as i64 * 60_000, *v);
+    }
     println!(
-        "anomaly_detector memory: DefaultDetector {} B inline + seasonal profile (<= 300 f64 = 2.4 KB) + warm-up buffer (600 f64, freed after warm-up)",
-        std::mem::size_of::<DefaultDetector>()
+        "anomaly_detector memory: DefaultDetector holds {} bytes per series",
+        d.memory_bytes()
     );
 }
 

@@ -60,10 +60,13 @@ fn run(files: &[DataFile], name: &str) -> Vec<Vec<f64>> {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut write = None;
+    let diag = args.iter().any(|a| a == "--diag");
     let mut names = Vec::new();
     let mut i = 0;
     while i < args.len() {
-        if args[i] == "--write" {
+        if args[i] == "--diag" {
+            i += 1;
+        } else if args[i] == "--write" {
             write = Some(PathBuf::from(&args[i + 1]));
             i += 2;
         } else {
@@ -107,6 +110,32 @@ fn main() {
         }
         let rows: usize = files.iter().map(|f| f.values.len()).sum();
         println!("{line}  [{:.1} M samples/s]", rows as f64 / secs / 1e6);
+        if diag {
+            for (f, s) in files.iter().zip(&scores) {
+                let n = f.values.len();
+                let prob = ((0.15 * n as f64).floor()).min(750.0) as usize;
+                let dets: Vec<usize> = (prob..n).filter(|&i| s[i] >= 0.5).collect();
+                let hit: Vec<String> = f
+                    .windows
+                    .iter()
+                    .map(|(a, b)| {
+                        dets.iter()
+                            .find(|&&i| i >= *a && i <= *b)
+                            .map(|i| format!("{:.2}", (*i - a) as f64 / (b - a + 1) as f64))
+                            .unwrap_or("MISS".into())
+                    })
+                    .collect();
+                let fps: Vec<usize> = dets
+                    .iter()
+                    .copied()
+                    .filter(|&i| !f.windows.iter().any(|(a, b)| i >= *a && i <= *b))
+                    .collect();
+                println!(
+                    "{:58} n={n:6} win={:?} hits={hit:?} fps={fps:?}",
+                    f.key, f.windows
+                );
+            }
+        }
         if let Some(dir) = &write {
             for (f, s) in files.iter().zip(&scores) {
                 let path = dir.join(name).join(&f.key);

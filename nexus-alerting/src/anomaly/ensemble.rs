@@ -35,21 +35,35 @@ pub struct EnsembleParams {
     pub alpha_season: f64,
     /// Noise floor, as a fraction of the series' mean absolute deviation.
     pub floor: f64,
+    /// Use time-of-day / time-of-week profiles (from timestamps) instead of the learned period.
+    pub calendar: bool,
+    /// Per-visit learning rate of a calendar bucket.
+    pub alpha_bucket: f64,
+    /// A detection whose distance to the previous one matches the distance between the two
+    /// before it (within this fraction) belongs to a regular train (a daily job's spike): it
+    /// is not reported. 0 disables.
+    pub periodic_tolerance: f64,
+    /// A richer calendar model is used when its error is below this fraction of the simpler's.
+    pub model_margin: f64,
 }
 
 impl Default for EnsembleParams {
     fn default() -> Self {
         Self {
             alpha_long: 0.002,
-            alpha_short: 0.1,
+            alpha_short: 0.02,
             rest: 150,
             threshold: DEFAULT_THRESHOLD,
-            weights: [1.0, 1.0, 0.5],
+            weights: [1.0, 1.0, 1.0],
             warmup: 300,
             season_warmup: 600,
             min_autocorrelation: 0.8,
             alpha_season: 0.1,
-            floor: 0.5,
+            floor: 0.1,
+            calendar: true,
+            alpha_bucket: 0.3,
+            periodic_tolerance: 0.05,
+            model_margin: 0.8,
         }
     }
 }
@@ -85,6 +99,47 @@ pub struct DefaultDetector {
     level: f64,
     raw_mean: f64,
     raw_dev: f64,
+    cal: Option<Box<Calendar>>,
+    /// The last two detection times.
+    detections: [Millis; 2],
+}
+
+const DAY_BUCKETS: usize = 48;
+const WEEK_BUCKETS: usize = 7 * DAY_BUCKETS;
+
+/// Time-of-day and time-of-week profiles, with the residual variance of each model.
+#[derive(Debug, Clone)]
+struct Calendar {
+    day: [f64; DAY_BUCKETS],
+    day_seen: [bool; DAY_BUCKETS],
+    week: Vec<f64>,
+    week_seen: Vec<bool>,
+    /// EWMA of squared residuals: none, daily, weekly.
+    err: [f64; 3],
+    level: f64,
+}
+
+impl Calendar {
+    fn new() -> Self {
+        Self {
+            day: [0.0; DAY_BUCKETS],
+            day_seen: [false; DAY_BUCKETS],
+            week: vec![0.0; WEEK_BUCKETS],
+            week_seen: vec![false; WEEK_BUCKETS],
+            err: [0.0; 3],
+            level: f64::NAN,
+        }
+    }
+}
+
+fn buckets(ts_ms: Millis) -> (usize, usize) {
+    let secs = ts_ms.div_euclid(1000);
+    let day = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let b = (sod * DAY_BUCKETS as i64 / 86_400) as usize;
+    // 1970-01-01 was a Thursday; any fixed origin will do for a weekly profile.
+    let dow = day.rem_euclid(7) as usize;
+    (b, dow * DAY_BUCKETS + b)
 }
 
 impl Default for DefaultDetector {
@@ -129,7 +184,70 @@ impl DefaultDetector {
             level: 0.0,
             raw_mean: 0.0,
             raw_dev: 0.0,
+            cal: p.calendar.then(|| Box::new(Calendar::new())),
+            detections: [Millis::MIN; 2],
         }
+    }
+
+    /// The residual after the best calendar model (none, time of day, time of week).
+    fn decalendar(&mut self, ts: Millis, x: f64) -> f64 {
+        let a = self.p.alpha_bucket;
+        let al = self.p.alpha_long;
+        let margin = self.p.model_margin;
+        let Some(c) = self.cal.as_deref_mut() else {
+            return x;
+        };
+        let (db, wb) = buckets(ts);
+        if c.level.is_nan() {
+            c.level = x;
+        }
+        let pred_day = if c.day_seen[db] { c.day[db] } else { c.level };
+        let pred_week = if c.week_seen[wb] {
+            c.week[wb]
+        } else {
+            pred_day
+        };
+        let res = [x - c.level, x - pred_day, x - pred_week];
+        let best = {
+            // Prefer the simpler model unless a richer one is clearly better.
+            let mut m = 0;
+            if c.err[1] < margin * c.err[m] {
+                m = 1;
+            }
+            if c.err[2] < margin * c.err[m] {
+                m = 2;
+            }
+            m
+        };
+        let out = res[best];
+        for (e, r) in c.err.iter_mut().zip(res) {
+            *e += 0.01 * (r * r - *e);
+        }
+        c.level += al * (x - c.level);
+        if c.day_seen[db] {
+            c.day[db] += a * (x - c.day[db])
+        } else {
+            c.day[db] = x;
+            c.day_seen[db] = true;
+        }
+        if c.week_seen[wb] {
+            c.week[wb] += a * (x - c.week[wb])
+        } else {
+            c.week[wb] = x;
+            c.week_seen[wb] = true;
+        }
+        out
+    }
+
+    /// Bytes this detector holds (inline, calendar profiles, buffers): the memory per series.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.cal.as_ref().map_or(0, |c| {
+                std::mem::size_of::<Calendar>()
+                    + c.week.capacity() * std::mem::size_of::<f64>()
+                    + c.week_seen.capacity()
+            })
+            + (self.learn.capacity() + self.profile.capacity()) * std::mem::size_of::<f64>()
     }
 
     /// The seasonal period found (0: none).
@@ -197,11 +315,15 @@ impl DefaultDetector {
         self.level = mean;
     }
 
-    fn raw(&mut self, x: f64) -> f64 {
+    fn raw(&mut self, ts: Millis, x: f64) -> f64 {
         self.raw_mean += 0.01 * (x - self.raw_mean);
         self.raw_dev += 0.01 * ((x - self.raw_mean).abs() - self.raw_dev);
         let floor = self.p.floor * (self.raw_dev + 1e-3 * self.raw_mean.abs()).max(1e-9);
-        let x = self.deseason(x);
+        let x = if self.p.calendar {
+            self.decalendar(ts, x)
+        } else {
+            self.deseason(x)
+        };
         self.n += 1;
         if self.n == 1 {
             self.mean = x;
@@ -225,16 +347,25 @@ impl DefaultDetector {
 }
 
 impl Detector for DefaultDetector {
-    fn update(&mut self, _: Millis, value: f64) -> f64 {
+    fn update(&mut self, ts: Millis, value: f64) -> f64 {
         if !value.is_finite() {
             return 0.0;
         }
-        let r = self.raw(value);
+        let r = self.raw(ts, value);
         let score = r / (r + 5.0);
         self.since = self.since.saturating_add(1);
-        let out = if self.since > self.p.rest { score } else { 0.0 };
+        let mut out = if self.since > self.p.rest { score } else { 0.0 };
         if out >= self.p.threshold {
             self.since = 0;
+            let [d1, d2] = self.detections;
+            let tol = self.p.periodic_tolerance;
+            if tol > 0.0 && d2 != Millis::MIN {
+                let (gap, prev_gap) = ((ts - d1) as f64, (d1 - d2) as f64);
+                if (gap - prev_gap).abs() <= tol * prev_gap {
+                    out = 0.0;
+                }
+            }
+            self.detections = [ts, d1];
         }
         out
     }
