@@ -773,7 +773,7 @@ impl<V: CacheValue> TieredCache<V> {
     /// L1 read that is not counted (a re-check inside a single flight).
     fn l1_peek(&self, key: &str) -> Option<Arc<V>> {
         let mem = self.inner.levels.first()?.memory.as_ref()?;
-        mem.get_now(key, quanta::Instant::now())
+        mem.peek_now(key, quanta::Instant::now())
             .and_then(|s| match s.value {
                 Value::Object(o) => o.downcast::<V>().ok(),
                 Value::Bytes(_) => None,

@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+pub mod advisor;
 mod cache;
 pub mod codec;
 mod error;
