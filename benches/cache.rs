@@ -6,6 +6,10 @@
 //! - `zipf_get_or_load`: 1 M `get_or_load` calls from 64 tasks over a Zipf(0.99) key space of
 //!   100 k keys, L1+L2 vs raw moka `get_with`.
 //!
+//! - backplane staleness (printed): two instances sharing Redis and a `RedisBackplane`; after
+//!   `set` returns on A, how long B keeps serving the old value from its L1. The peer is the
+//!   same pair without a backplane, where B serves the old value until its L1 TTL ends.
+//!
 //! `cargo bench --bench cache` (add `-- --quick` for the CI smoke run). A real `redis-server` is
 //! started on loopback by `nexus-testkit`.
 
@@ -14,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use futures_util::FutureExt;
-use nexus_cache::{MemoryTier, RedisTier, TieredCache};
+use nexus_cache::{MemoryTier, RedisBackplane, RedisTier, TieredCache};
 use nexus_testkit::RedisServer;
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
@@ -281,9 +285,69 @@ fn zipf_get_or_load(c: &mut Criterion, rt: &Runtime, redis: &RedisServer) {
     );
 }
 
+fn staleness(rt: &Runtime, redis: &RedisServer, quick: bool) {
+    let rounds = if quick { 50 } else { 500 };
+    let mut samples: Vec<f64> = rt.block_on(async {
+        let make = || async {
+            let bp = RedisBackplane::connect([redis.url()], "bench:bp")
+                .await
+                .expect("backplane");
+            let l2 = RedisTier::builder(redis.url())
+                .prefix("stale")
+                .build()
+                .await
+                .expect("l2");
+            TieredCache::<Doc>::builder()
+                .name("stale")
+                .tier(MemoryTier::builder().ttl(Duration::from_secs(300)).build())
+                .tier(l2)
+                .backplane(Arc::new(bp))
+                .metrics_interval(None)
+                .build()
+                .expect("cache")
+        };
+        let (a, b) = (make().await, make().await);
+        let mut out = Vec::with_capacity(rounds);
+        for i in 0..rounds as u64 {
+            let key = format!("k{}", i % 10);
+            b.set(&key, doc(i)).await.expect("set");
+            let _ = b.get(&key).await; // in B's L1
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            a.set(&key, doc(i + 1_000_000)).await.expect("set");
+            let t0 = Instant::now();
+            loop {
+                if b.get(&key)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|d| d.id == i + 1_000_000)
+                {
+                    break;
+                }
+                if t0.elapsed() > Duration::from_secs(2) {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            out.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+        out
+    });
+    samples.sort_by(f64::total_cmp);
+    let q = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
+    println!(
+        "backplane staleness over {rounds} writes: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms (without a backplane: until the L1 TTL, 300 000 ms)",
+        q(0.5),
+        q(0.99),
+        samples[samples.len() - 1]
+    );
+}
+
 fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
     let redis = RedisServer::start();
     let rt = runtime();
+    staleness(&rt, &redis, quick);
     let mut c = Criterion::default().configure_from_args();
     l1_hit(&mut c, &rt);
     l2_hit(&mut c, &rt, &redis);

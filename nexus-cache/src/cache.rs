@@ -14,12 +14,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 
+use crate::backplane::{Backplane, Event, Message, Op};
 use crate::codec::Codec;
 use crate::error::{CacheError, TierError};
 use crate::expiry::{capped, expires_at, now_millis};
 use crate::memory::MemoryTier;
 use crate::stats::{
-    CacheStats, Counter, Counters, Exported, Histogram, LoaderStats, TierStats, bump, ratio,
+    BackplaneStats, CacheStats, Counter, Counters, Exported, Histogram, LoaderStats, TierStats,
+    bump, ratio,
 };
 use crate::tier::{Entry, Tier, Value};
 
@@ -138,7 +140,22 @@ struct Inner<V> {
     coalesced: Counter,
     load_latency: Histogram,
     exported: Exported,
+    link: Option<Link>,
     _v: PhantomData<fn() -> V>,
+}
+
+/// This cache's side of a backplane.
+#[derive(Debug)]
+struct Link {
+    backplane: Arc<dyn Backplane>,
+    origin: u64,
+    outbox: tokio::sync::mpsc::Sender<Op>,
+    degraded: std::sync::atomic::AtomicBool,
+    degraded_ttl_ms: u64,
+    sent: Counter,
+    received: Counter,
+    dropped: Counter,
+    resyncs: Counter,
 }
 
 /// Builder for [`TieredCache`]. Without any tier it builds the spec's L1 (512 MiB, 5 min).
@@ -163,10 +180,28 @@ pub struct TieredCacheBuilder<V> {
     codec: Codec,
     max_key_len: usize,
     metrics_interval: Option<Duration>,
+    backplane: Option<Arc<dyn Backplane>>,
+    degraded_l1_ttl: Duration,
     _v: PhantomData<fn() -> V>,
 }
 
 impl<V: CacheValue> TieredCacheBuilder<V> {
+    /// Connects this cache to other instances through `backplane`: its `set`, `delete`,
+    /// `invalidate_tags` and `clear` evict the other instances' L1 copies, and theirs evict
+    /// ours. While the backplane is down, L1 entries are written with at most
+    /// [`degraded_l1_ttl`](Self::degraded_l1_ttl); when it is back, L1 is dropped (what was
+    /// missed is unknown). Needs a Tokio runtime at `build`.
+    pub fn backplane(mut self, backplane: Arc<dyn Backplane>) -> Self {
+        self.backplane = Some(backplane);
+        self
+    }
+
+    /// The L1 TTL cap while the backplane is down (default 5 s).
+    pub fn degraded_l1_ttl(mut self, ttl: Duration) -> Self {
+        self.degraded_l1_ttl = ttl;
+        self
+    }
+
     /// The `cache` label of this cache's metrics (default `default`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
@@ -229,6 +264,30 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
             })
             .collect();
         let needs_bytes = levels.iter().any(|l| !l.tier.is_local());
+        let mut outbox_rx = None;
+        let link = match self.backplane {
+            None => None,
+            Some(backplane) => {
+                if tokio::runtime::Handle::try_current().is_err() {
+                    return Err(CacheError::Config(
+                        "a backplane needs a Tokio runtime at build".into(),
+                    ));
+                }
+                let (tx, rx) = tokio::sync::mpsc::channel(10_000);
+                outbox_rx = Some(rx);
+                Some(Link {
+                    degraded: std::sync::atomic::AtomicBool::new(!backplane.is_connected()),
+                    backplane,
+                    origin: random_origin(),
+                    outbox: tx,
+                    degraded_ttl_ms: self.degraded_l1_ttl.as_millis() as u64,
+                    sent: Counter::new(),
+                    received: Counter::new(),
+                    dropped: Counter::new(),
+                    resyncs: Counter::new(),
+                })
+            }
+        };
         let inner = Arc::new(Inner {
             name: self.name,
             levels,
@@ -241,8 +300,13 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
             coalesced: Counter::new(),
             load_latency: Histogram::new(),
             exported: Exported::default(),
+            link,
             _v: PhantomData,
         });
+        if let (Some(link), Some(rx)) = (&inner.link, outbox_rx) {
+            tokio::spawn(publisher(Arc::downgrade(&inner), rx));
+            tokio::spawn(listener(Arc::downgrade(&inner), link.backplane.subscribe()));
+        }
         if let (Some(every), Ok(rt)) =
             (self.metrics_interval, tokio::runtime::Handle::try_current())
         {
@@ -260,6 +324,81 @@ async fn publish_loop<V: CacheValue>(inner: Weak<Inner<V>>, every: Duration) {
         match inner.upgrade() {
             Some(i) => TieredCache { inner: i }.publish_metrics(),
             None => return,
+        }
+    }
+}
+
+fn random_origin() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+/// Sends this cache's changes, in order, off the caller's path.
+async fn publisher<V: CacheValue>(inner: Weak<Inner<V>>, mut rx: tokio::sync::mpsc::Receiver<Op>) {
+    while let Some(op) = rx.recv().await {
+        let Some(i) = inner.upgrade() else { return };
+        let Some(link) = &i.link else { return };
+        let msg = Message {
+            origin: link.origin,
+            cache: i.name.clone(),
+            op,
+        };
+        match link.backplane.publish(&msg).await {
+            Ok(()) => bump(&link.sent),
+            Err(e) => {
+                bump(&link.dropped);
+                tracing::warn!(cache = %i.name, error = %e, "backplane message not sent");
+            }
+        }
+    }
+}
+
+/// Applies other instances' changes to L1; degrades and resynchronises with the connection.
+async fn listener<V: CacheValue>(
+    inner: Weak<Inner<V>>,
+    mut rx: tokio::sync::broadcast::Receiver<Event>,
+) {
+    use std::sync::atomic::Ordering;
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let event = rx.recv().await;
+        let Some(i) = inner.upgrade() else { return };
+        let Some(link) = &i.link else { return };
+        let l1 = i.levels.first().and_then(|l| l.memory.clone());
+        match event {
+            Ok(Event::Message(m)) if m.origin != link.origin && m.cache == i.name => {
+                bump(&link.received);
+                if let Some(l1) = l1 {
+                    let _ = match m.op {
+                        Op::Set(k) | Op::Delete(k) => l1.delete(&k).await.map(|_| ()),
+                        Op::Tags(t) => l1.invalidate_tags(&t).await.map(|_| ()),
+                        Op::Clear => l1.clear().await,
+                    };
+                }
+            }
+            Ok(Event::Message(_)) => {}
+            Ok(Event::Disconnected) => {
+                link.degraded.store(true, Ordering::SeqCst);
+                tracing::warn!(cache = %i.name, "backplane down: L1 TTLs capped until it is back");
+            }
+            Ok(Event::Connected) | Err(RecvError::Lagged(_)) => {
+                // Messages may have been missed: drop L1 rather than serve what may be stale.
+                if link.degraded.swap(false, Ordering::SeqCst) || event.is_err() {
+                    if let Some(l1) = l1 {
+                        let _ = l1.clear().await;
+                    }
+                    bump(&link.resyncs);
+                    tracing::info!(cache = %i.name, "backplane back: L1 dropped");
+                }
+            }
+            Err(RecvError::Closed) => return,
         }
     }
 }
@@ -314,6 +453,8 @@ impl<V: CacheValue> TieredCache<V> {
             codec: Codec::default(),
             max_key_len: DEFAULT_MAX_KEY_LEN,
             metrics_interval: Some(Duration::from_secs(5)),
+            backplane: None,
+            degraded_l1_ttl: Duration::from_secs(5),
             _v: PhantomData,
         }
     }
@@ -479,7 +620,9 @@ impl<V: CacheValue> TieredCache<V> {
     ) -> Result<(), CacheError> {
         self.check_key(key)?;
         self.check_tags(&options.tags)?;
-        self.write(key, Arc::new(value), options).await
+        let r = self.write(key, Arc::new(value), options).await;
+        self.announce(Op::Set(key.to_owned()));
+        r
     }
 
     async fn write(
@@ -513,7 +656,14 @@ impl<V: CacheValue> TieredCache<V> {
                 Some(b) if !level.tier.is_local() => Value::Bytes(b.clone()),
                 _ => Value::Object(value.clone() as Arc<dyn Any + Send + Sync>),
             },
-            expires_at: expires_at(now, options.ttl.unwrap_or_else(|| level.tier.default_ttl())),
+            expires_at: {
+                let at = expires_at(now, options.ttl.unwrap_or_else(|| level.tier.default_ttl()));
+                if level.memory.is_some() {
+                    self.l1_expiry(at, now)
+                } else {
+                    at
+                }
+            },
             tags: tags.clone(),
             size,
         };
@@ -594,6 +744,7 @@ impl<V: CacheValue> TieredCache<V> {
                 }
             }
         }
+        self.announce(Op::Delete(key.to_owned()));
         first_err.map_or(Ok(any), Err)
     }
 
@@ -627,6 +778,7 @@ impl<V: CacheValue> TieredCache<V> {
                 }
             }
         }
+        self.announce(Op::Tags(tags.clone()));
         first_err.map_or(Ok(removed), Err)
     }
 
@@ -646,6 +798,7 @@ impl<V: CacheValue> TieredCache<V> {
                 first_err.get_or_insert(e);
             }
         }
+        self.announce(Op::Clear);
         first_err.map_or(Ok(()), Err)
     }
 
@@ -679,8 +832,17 @@ impl<V: CacheValue> TieredCache<V> {
         // Every read that reached the last tier and missed there missed everywhere.
         let misses = tiers.last().map_or(0, |t| t.misses);
         let i = &self.inner;
+        let backplane = i.link.as_ref().map(|l| BackplaneStats {
+            connected: l.backplane.is_connected(),
+            degraded: l.degraded.load(std::sync::atomic::Ordering::Relaxed),
+            sent: l.sent.get(),
+            received: l.received.get(),
+            dropped: l.dropped.get(),
+            resyncs: l.resyncs.get(),
+        });
         CacheStats {
             name: i.name.clone(),
+            backplane,
             hit_ratio: ratio(hits, misses),
             tiers,
             loader: LoaderStats {
@@ -735,6 +897,25 @@ impl<V: CacheValue> TieredCache<V> {
     }
 
     // ---- internals ----
+
+    /// Queues a change for the other instances (never waits).
+    fn announce(&self, op: Op) {
+        if let Some(link) = &self.inner.link
+            && link.outbox.try_send(op).is_err()
+        {
+            bump(&link.dropped);
+        }
+    }
+
+    /// An L1 expiry, capped while the backplane is down.
+    fn l1_expiry(&self, expires_at: u64, now: u64) -> u64 {
+        match &self.inner.link {
+            Some(link) if link.degraded.load(std::sync::atomic::Ordering::Relaxed) => {
+                expires_at.min(now.saturating_add(link.degraded_ttl_ms))
+            }
+            _ => expires_at,
+        }
+    }
 
     /// Index of the first tier that is not the synchronous L1.
     fn first_remote(&self) -> usize {
@@ -860,9 +1041,13 @@ impl<V: CacheValue> TieredCache<V> {
                     },
                 }
             };
+            let mut at = capped(found.entry.expires_at, now, level.tier.default_ttl());
+            if level.memory.is_some() {
+                at = self.l1_expiry(at, now);
+            }
             let entry = Entry {
                 value,
-                expires_at: capped(found.entry.expires_at, now, level.tier.default_ttl()),
+                expires_at: at,
                 tags: found.entry.tags.clone(),
                 size: found.entry.size,
             };

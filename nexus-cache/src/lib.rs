@@ -3,23 +3,29 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod advisor;
+pub mod backplane;
 mod cache;
 pub mod codec;
 mod error;
 pub mod expiry;
 mod memory;
 #[cfg(feature = "redis")]
+mod redis_backplane;
+#[cfg(feature = "redis")]
 mod remote;
 pub mod stats;
 mod tier;
 
+pub use backplane::Backplane;
 pub use cache::{CacheValue, DEFAULT_MAX_KEY_LEN, EntryOptions, TieredCache, TieredCacheBuilder};
 pub use codec::{Codec, Compression, Format};
 pub use error::{CacheError, CodecError, TierError};
 pub use memory::{MemoryTier, MemoryTierBuilder};
+#[cfg(feature = "redis")]
+pub use redis_backplane::RedisBackplane;
 #[cfg(feature = "cluster")]
 pub use remote::{ClusterTier, ClusterTierBuilder};
 #[cfg(feature = "redis")]
 pub use remote::{RedisTier, RedisTierBuilder};
-pub use stats::{CacheStats, Latency, LoaderStats, TierStats};
+pub use stats::{BackplaneStats, CacheStats, Latency, LoaderStats, TierStats};
 pub use tier::{Entry, Tier, Value};

@@ -264,6 +264,26 @@ pub struct CacheStats {
     pub loader: LoaderStats,
     /// Overall hit ratio: reads answered by any tier over all reads.
     pub hit_ratio: f64,
+    /// Backplane figures, when the cache has one.
+    pub backplane: Option<BackplaneStats>,
+}
+
+/// A backplane's figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct BackplaneStats {
+    /// Subscribed now.
+    pub connected: bool,
+    /// While disconnected, L1 entries are written with a short TTL.
+    pub degraded: bool,
+    /// Messages sent.
+    pub sent: u64,
+    /// Messages from other instances applied to L1.
+    pub received: u64,
+    /// Messages that could not be sent (queue full or every node down).
+    pub dropped: u64,
+    /// Times L1 was dropped after a reconnection (messages may have been missed).
+    pub resyncs: u64,
 }
 
 pub(crate) fn ratio(hits: u64, misses: u64) -> f64 {

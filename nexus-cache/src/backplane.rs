@@ -1,0 +1,60 @@
+//! The backplane: carries `set` / `delete` / tag / `clear` events between instances of a cache,
+//! so each evicts its L1 copy (FusionCache's design). `RedisBackplane` (feature `redis`) uses Redis pub/sub on
+//! a single node or a Redis Cluster (a `PUBLISH` reaches subscribers on every cluster node).
+
+use std::fmt;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::error::TierError;
+
+/// What happened, on which cache, sent by which instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// The sending instance (random per `TieredCache`); its own messages are ignored.
+    pub origin: u64,
+    /// The cache's name: instances of other caches ignore the message.
+    pub cache: String,
+    /// The change.
+    pub op: Op,
+}
+
+/// A change other instances must reflect in their L1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Op {
+    /// A key was written.
+    Set(String),
+    /// A key was removed.
+    Delete(String),
+    /// Entries with these tags were invalidated.
+    Tags(Vec<String>),
+    /// The whole cache was cleared.
+    Clear,
+}
+
+/// What a subscriber sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A message (ours included; the cache filters by origin).
+    Message(Message),
+    /// Subscribed (again): messages may have been missed before this.
+    Connected,
+    /// The subscription is lost; messages are being missed.
+    Disconnected,
+}
+
+/// The seam for backplanes.
+#[async_trait]
+pub trait Backplane: fmt::Debug + Send + Sync + 'static {
+    /// Sends a message to every instance.
+    async fn publish(&self, msg: &Message) -> Result<(), TierError>;
+    /// A receiver of every event from now on.
+    fn subscribe(&self) -> broadcast::Receiver<Event>;
+    /// Whether the subscription is up now.
+    fn is_connected(&self) -> bool;
+}
