@@ -36,6 +36,9 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> CacheValue for T {
 static NO_OPTIONS: EntryOptions = EntryOptions {
     ttl: None,
     tags: Vec::new(),
+    soft_timeout: None,
+    hard_timeout: None,
+    refresh_ahead: None,
 };
 
 /// Per-write options: a TTL overriding each tier's default, and tags.
@@ -51,6 +54,9 @@ static NO_OPTIONS: EntryOptions = EntryOptions {
 pub struct EntryOptions {
     ttl: Option<Duration>,
     tags: Vec<String>,
+    soft_timeout: Option<Duration>,
+    hard_timeout: Option<Duration>,
+    refresh_ahead: Option<f64>,
 }
 
 impl EntryOptions {
@@ -78,6 +84,27 @@ impl EntryOptions {
     /// The tags set so far.
     pub fn tag_list(&self) -> &[String] {
         &self.tags
+    }
+
+    /// Soft timeout of the loader: past it, a stale (fail-safe) copy is served and the loader
+    /// finishes in the background to refresh the cache ([`TieredCache::fetch`] only).
+    pub fn soft_timeout(mut self, d: Duration) -> Self {
+        self.soft_timeout = Some(d);
+        self
+    }
+
+    /// Hard timeout of the loader: past it, the load is abandoned; a stale copy is served if
+    /// there is one, else [`CacheError::LoaderTimeout`].
+    pub fn hard_timeout(mut self, d: Duration) -> Self {
+        self.hard_timeout = Some(d);
+        self
+    }
+
+    /// Refresh-ahead: an L1 hit on an entry past this fraction of its TTL (e.g. 0.8) reloads it
+    /// in the background, once ([`TieredCache::fetch`] only).
+    pub fn refresh_ahead(mut self, fraction: f64) -> Self {
+        self.refresh_ahead = Some(fraction);
+        self
     }
 }
 
@@ -125,6 +152,71 @@ struct Level {
     tier: Arc<dyn Tier>,
     memory: Option<MemoryTier>,
     counters: Counters,
+    breaker: Breaker,
+}
+
+/// A remote tier's circuit breaker: open after `limit` consecutive errors, for `cool_down`;
+/// then one call at a time probes the tier.
+#[derive(Debug)]
+struct Breaker {
+    limit: u32,
+    cool_down_ms: u64,
+    failures: std::sync::atomic::AtomicU32,
+    open_until: std::sync::atomic::AtomicU64,
+    opened: Counter,
+}
+
+impl Breaker {
+    fn new(limit: u32, cool_down: Duration) -> Self {
+        Self {
+            limit,
+            cool_down_ms: cool_down.as_millis() as u64,
+            failures: Default::default(),
+            open_until: Default::default(),
+            opened: Counter::new(),
+        }
+    }
+
+    /// Whether a call may go to the tier now (a probe is let through once the cool-down ended).
+    fn allows(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        let until = self.open_until.load(Ordering::Relaxed);
+        if until == 0 {
+            return true;
+        }
+        let now = now_millis();
+        // Past the cool-down: let one probe through by pushing the deadline forward.
+        now >= until
+            && self
+                .open_until
+                .compare_exchange(
+                    until,
+                    now + self.cool_down_ms,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+    }
+
+    fn success(&self) {
+        use std::sync::atomic::Ordering;
+        self.failures.store(0, Ordering::Relaxed);
+        self.open_until.store(0, Ordering::Relaxed);
+    }
+
+    fn failure(&self) {
+        use std::sync::atomic::Ordering;
+        let n = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if n >= self.limit && self.open_until.load(Ordering::Relaxed) == 0 {
+            self.open_until
+                .store(now_millis() + self.cool_down_ms, Ordering::Relaxed);
+            bump(&self.opened);
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        self.open_until.load(std::sync::atomic::Ordering::Relaxed) != 0
+    }
 }
 
 #[derive(Debug)]
@@ -141,6 +233,12 @@ struct Inner<V> {
     load_latency: Histogram,
     exported: Exported,
     link: Option<Link>,
+    defaults: EntryOptions,
+    fail_safe_served: Counter,
+    soft_timeouts: Counter,
+    hard_timeouts: Counter,
+    refreshes: Counter,
+    refreshing: Mutex<std::collections::HashSet<String>>,
     _v: PhantomData<fn() -> V>,
 }
 
@@ -182,10 +280,38 @@ pub struct TieredCacheBuilder<V> {
     metrics_interval: Option<Duration>,
     backplane: Option<Arc<dyn Backplane>>,
     degraded_l1_ttl: Duration,
+    defaults: EntryOptions,
+    breaker: (u32, Duration),
     _v: PhantomData<fn() -> V>,
 }
 
 impl<V: CacheValue> TieredCacheBuilder<V> {
+    /// Default loader soft timeout (see [`EntryOptions::soft_timeout`]; default none).
+    pub fn soft_timeout(mut self, d: Duration) -> Self {
+        self.defaults.soft_timeout = Some(d);
+        self
+    }
+
+    /// Default loader hard timeout (see [`EntryOptions::hard_timeout`]; default none).
+    pub fn hard_timeout(mut self, d: Duration) -> Self {
+        self.defaults.hard_timeout = Some(d);
+        self
+    }
+
+    /// Default refresh-ahead fraction (see [`EntryOptions::refresh_ahead`]; default none).
+    pub fn refresh_ahead(mut self, fraction: f64) -> Self {
+        self.defaults.refresh_ahead = Some(fraction);
+        self
+    }
+
+    /// Circuit breaker of each remote tier: after `failures` consecutive errors the tier is
+    /// skipped for `cool_down`, then one call probes it (default 5 errors, 5 s). Callers see
+    /// L1 and loader behaviour meanwhile.
+    pub fn circuit_breaker(mut self, failures: u32, cool_down: Duration) -> Self {
+        self.breaker = (failures.max(1), cool_down);
+        self
+    }
+
     /// Connects this cache to other instances through `backplane`: its `set`, `delete`,
     /// `invalidate_tags` and `clear` evict the other instances' L1 copies, and theirs evict
     /// ours. While the backplane is down, L1 entries are written with at most
@@ -261,6 +387,7 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
                 memory: tier.as_memory().cloned(),
                 tier,
                 counters: Counters::new(),
+                breaker: Breaker::new(self.breaker.0, self.breaker.1),
             })
             .collect();
         let needs_bytes = levels.iter().any(|l| !l.tier.is_local());
@@ -301,6 +428,12 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
             load_latency: Histogram::new(),
             exported: Exported::default(),
             link,
+            defaults: self.defaults,
+            fail_safe_served: Counter::new(),
+            soft_timeouts: Counter::new(),
+            hard_timeouts: Counter::new(),
+            refreshes: Counter::new(),
+            refreshing: Mutex::new(std::collections::HashSet::new()),
             _v: PhantomData,
         });
         if let (Some(link), Some(rx)) = (&inner.link, outbox_rx) {
@@ -455,6 +588,8 @@ impl<V: CacheValue> TieredCache<V> {
             metrics_interval: Some(Duration::from_secs(5)),
             backplane: None,
             degraded_l1_ttl: Duration::from_secs(5),
+            defaults: EntryOptions::default(),
+            breaker: (5, Duration::from_secs(5)),
             _v: PhantomData,
         }
     }
@@ -584,15 +719,28 @@ impl<V: CacheValue> TieredCache<V> {
         }
         bump(&self.inner.loads);
         let start = quanta::Instant::now();
-        let loaded = loader().await;
+        let loaded = match options.hard_timeout.or(self.inner.defaults.hard_timeout) {
+            Some(limit) => match tokio::time::timeout(limit, loader()).await {
+                Ok(r) => r.map_err(|e| CacheError::Loader(Arc::from(e.into()))),
+                Err(_) => {
+                    bump(&self.inner.hard_timeouts);
+                    Err(CacheError::LoaderTimeout(limit))
+                }
+            },
+            None => loader()
+                .await
+                .map_err(|e| CacheError::Loader(Arc::from(e.into()))),
+        };
         self.inner
             .load_latency
             .record(start.elapsed().as_nanos() as u64);
         let value = match loaded {
             Ok(v) => Arc::new(v),
             Err(e) => {
-                bump(&self.inner.load_errors);
-                return Err(CacheError::Loader(Arc::from(e.into())));
+                if matches!(e, CacheError::Loader(_)) {
+                    bump(&self.inner.load_errors);
+                }
+                return self.fail_safe(key, e);
             }
         };
         // The value is served even if a tier refuses it; the refusal is counted and logged.
@@ -600,6 +748,206 @@ impl<V: CacheValue> TieredCache<V> {
             tracing::warn!(cache = %self.inner.name, key, error = %e, "loaded value not cached in every tier");
         }
         Ok(value)
+    }
+
+    /// [`get_or_load_with`](Self::get_or_load_with) for loaders that may outlive the call
+    /// (`'static`), which adds what needs background work:
+    ///
+    /// - **soft timeout**: when a stale (fail-safe) copy exists and the loader is slower than
+    ///   the soft timeout, the stale copy is served at once and the loader finishes in the
+    ///   background, refreshing the cache;
+    /// - **hard timeout**: the loader is abandoned; stale copy or [`CacheError::LoaderTimeout`];
+    /// - **refresh-ahead**: an L1 hit past the configured fraction of the entry's TTL starts one
+    ///   background reload and returns the current value.
+    ///
+    /// Fail-safe copies come from L1 and need [`MemoryTierBuilder::fail_safe`](crate::MemoryTierBuilder::fail_safe).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use nexus_cache::{EntryOptions, MemoryTier, TieredCache};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), nexus_cache::CacheError> {
+    /// let cache: TieredCache<String> = TieredCache::builder()
+    ///     .tier(MemoryTier::builder().ttl(Duration::from_secs(60)).fail_safe(Duration::from_secs(3600)).build())
+    ///     .soft_timeout(Duration::from_millis(100))
+    ///     .hard_timeout(Duration::from_secs(5))
+    ///     .refresh_ahead(0.8)
+    ///     .build()?;
+    /// let opts = EntryOptions::new();
+    /// let v = cache.fetch("user:1", &opts, || async { Ok::<_, std::io::Error>("Ada".to_string()) }).await?;
+    /// assert_eq!(*v, "Ada");
+    /// # Ok(()) }
+    /// ```
+    pub async fn fetch<F, Fut, E>(
+        &self,
+        key: &str,
+        options: &EntryOptions,
+        loader: F,
+    ) -> Result<Arc<V>, CacheError>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        E: Into<Box<dyn StdError + Send + Sync>> + Send + 'static,
+    {
+        self.check_key(key)?;
+        self.check_tags(&options.tags)?;
+        if let Some((v, age)) = self.l1_hit_aged(key) {
+            if let Some(f) = options.refresh_ahead.or(self.inner.defaults.refresh_ahead)
+                && age >= f
+            {
+                self.spawn_refresh(key, options, loader);
+            }
+            return Ok(v);
+        }
+        let guard = FlightGuard::join(&self.inner.flights, key);
+        let mut ran = false;
+        let result = guard
+            .flight
+            .get_or_init(|| {
+                ran = true;
+                self.load_detached(key, options, loader)
+            })
+            .await
+            .clone();
+        if !ran {
+            bump(&self.inner.coalesced);
+        }
+        result
+    }
+
+    /// Runs `loader` in a task (with the hard timeout inside it) that writes its value through.
+    fn spawn_load<F, Fut, E>(
+        &self,
+        key: &str,
+        options: &EntryOptions,
+        loader: F,
+    ) -> tokio::task::JoinHandle<Result<Arc<V>, CacheError>>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        E: Into<Box<dyn StdError + Send + Sync>> + Send + 'static,
+    {
+        bump(&self.inner.loads);
+        let me = self.clone();
+        let key = key.to_owned();
+        let opts = options.clone();
+        let hard = options.hard_timeout.or(self.inner.defaults.hard_timeout);
+        tokio::spawn(async move {
+            let start = quanta::Instant::now();
+            let loaded = match hard {
+                Some(limit) => match tokio::time::timeout(limit, loader()).await {
+                    Ok(r) => r.map_err(|e| CacheError::Loader(Arc::from(e.into()))),
+                    Err(_) => {
+                        bump(&me.inner.hard_timeouts);
+                        Err(CacheError::LoaderTimeout(limit))
+                    }
+                },
+                None => loader()
+                    .await
+                    .map_err(|e| CacheError::Loader(Arc::from(e.into()))),
+            };
+            me.inner
+                .load_latency
+                .record(start.elapsed().as_nanos() as u64);
+            match loaded {
+                Ok(v) => {
+                    let v = Arc::new(v);
+                    if let Err(e) = me.write(&key, v.clone(), &opts).await {
+                        tracing::warn!(cache = %me.inner.name, key, error = %e, "loaded value not cached in every tier");
+                    }
+                    Ok(v)
+                }
+                Err(e) => {
+                    if matches!(e, CacheError::Loader(_)) {
+                        bump(&me.inner.load_errors);
+                    }
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    async fn load_detached<F, Fut, E>(
+        &self,
+        key: &str,
+        options: &EntryOptions,
+        loader: F,
+    ) -> Result<Arc<V>, CacheError>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        E: Into<Box<dyn StdError + Send + Sync>> + Send + 'static,
+    {
+        if let Some(v) = self.l1_peek(key) {
+            return Ok(v);
+        }
+        if let (Some(f), _) = self.lookup(key, self.first_remote()).await {
+            self.promote(key, &f).await;
+            return Ok(f.value);
+        }
+        let mut task = self.spawn_load(key, options, loader);
+        let soft = options.soft_timeout.or(self.inner.defaults.soft_timeout);
+        if let (Some(stale), Some(soft)) = (self.l1_stale(key), soft) {
+            tokio::select! {
+                r = &mut task => return self.joined(key, r),
+                _ = tokio::time::sleep(soft) => {
+                    // The load goes on in the background and refreshes the cache when done.
+                    bump(&self.inner.soft_timeouts);
+                    bump(&self.inner.fail_safe_served);
+                    return Ok(stale);
+                }
+            }
+        }
+        let r = task.await;
+        self.joined(key, r)
+    }
+
+    fn joined(
+        &self,
+        key: &str,
+        r: Result<Result<Arc<V>, CacheError>, tokio::task::JoinError>,
+    ) -> Result<Arc<V>, CacheError> {
+        match r {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => self.fail_safe(key, e),
+            Err(e) => self.fail_safe(
+                key,
+                CacheError::Loader(Arc::new(std::io::Error::other(format!(
+                    "loader task failed: {e}"
+                )))),
+            ),
+        }
+    }
+
+    /// Starts one background reload of `key` (refresh-ahead), unless one is running.
+    fn spawn_refresh<F, Fut, E>(&self, key: &str, options: &EntryOptions, loader: F)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        E: Into<Box<dyn StdError + Send + Sync>> + Send + 'static,
+    {
+        if !self
+            .inner
+            .refreshing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_owned())
+        {
+            return;
+        }
+        bump(&self.inner.refreshes);
+        let task = self.spawn_load(key, options, loader);
+        let me = self.clone();
+        let key = key.to_owned();
+        tokio::spawn(async move {
+            if let Ok(Ok(_)) = task.await {
+                me.announce(Op::Set(key.clone()));
+            }
+            me.inner
+                .refreshing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+        });
     }
 
     /// Writes a value through every tier (L1 synchronously, remote tiers concurrently) with each
@@ -682,9 +1030,15 @@ impl<V: CacheValue> TieredCache<V> {
                         &mut first_err,
                     );
                 }
+                None if !level.breaker.allows() => {}
                 None => remote.push(async move {
                     let start = quanta::Instant::now();
-                    (level, start, level.tier.set(key, entry).await)
+                    let r = level.tier.set(key, entry).await;
+                    match &r {
+                        Ok(()) | Err(TierError::TooLarge { .. }) => level.breaker.success(),
+                        Err(_) => level.breaker.failure(),
+                    }
+                    (level, start, r)
                 }),
             }
         }
@@ -825,6 +1179,8 @@ impl<V: CacheValue> TieredCache<V> {
                     bytes_stored: l.tier.bytes_stored(),
                     get_latency: c.get_latency.snapshot(),
                     set_latency: c.set_latency.snapshot(),
+                    circuit_open: l.breaker.is_open(),
+                    circuit_opened: l.breaker.opened.get(),
                 }
             })
             .collect();
@@ -851,6 +1207,10 @@ impl<V: CacheValue> TieredCache<V> {
                 coalesced: i.coalesced.get(),
                 in_flight: i.flights.lock().unwrap_or_else(|e| e.into_inner()).len(),
                 latency: i.load_latency.snapshot(),
+                fail_safe_served: i.fail_safe_served.get(),
+                soft_timeouts: i.soft_timeouts.get(),
+                hard_timeouts: i.hard_timeouts.get(),
+                refreshes: i.refreshes.get(),
             },
         }
     }
@@ -897,6 +1257,28 @@ impl<V: CacheValue> TieredCache<V> {
     }
 
     // ---- internals ----
+
+    /// Serves the stale copy of `key` when loading failed, or returns the failure.
+    fn fail_safe(&self, key: &str, err: CacheError) -> Result<Arc<V>, CacheError> {
+        match self.l1_stale(key) {
+            Some(v) => {
+                bump(&self.inner.fail_safe_served);
+                tracing::warn!(cache = %self.inner.name, key, error = %err, "serving a stale copy (fail-safe)");
+                Ok(v)
+            }
+            None => Err(err),
+        }
+    }
+
+    /// The L1 copy of `key`, fresh or within the fail-safe window.
+    fn l1_stale(&self, key: &str) -> Option<Arc<V>> {
+        let mem = self.inner.levels.first()?.memory.as_ref()?;
+        mem.get_stale(key, quanta::Instant::now())
+            .and_then(|s| match s.value {
+                Value::Object(o) => o.downcast::<V>().ok(),
+                Value::Bytes(_) => None,
+            })
+    }
 
     /// Queues a change for the other instances (never waits).
     fn announce(&self, op: Op) {
@@ -951,6 +1333,26 @@ impl<V: CacheValue> TieredCache<V> {
         hit
     }
 
+    /// A counted L1 hit with how much of its TTL has passed.
+    fn l1_hit_aged(&self, key: &str) -> Option<(Arc<V>, f64)> {
+        let level = self.inner.levels.first()?;
+        let mem = level.memory.as_ref()?;
+        let now = quanta::Instant::now();
+        let hit = mem.get_now(key, now).and_then(|s| {
+            let age = s.age_fraction(now);
+            match s.value {
+                Value::Object(o) => o.downcast::<V>().ok().map(|v| (v, age)),
+                Value::Bytes(_) => None,
+            }
+        });
+        bump(if hit.is_some() {
+            &level.counters.hits
+        } else {
+            &level.counters.misses
+        });
+        hit
+    }
+
     /// L1 read that is not counted (a re-check inside a single flight).
     fn l1_peek(&self, key: &str) -> Option<Arc<V>> {
         let mem = self.inner.levels.first()?.memory.as_ref()?;
@@ -965,8 +1367,18 @@ impl<V: CacheValue> TieredCache<V> {
     async fn lookup(&self, key: &str, from: usize) -> (Option<Found<V>>, Option<CacheError>) {
         let mut first_err = None;
         for (i, level) in self.inner.levels.iter().enumerate().skip(from) {
+            if level.memory.is_none() && !level.breaker.allows() {
+                bump(&level.counters.misses);
+                continue;
+            }
             let start = quanta::Instant::now();
             let got = level.tier.get(key).await;
+            if level.memory.is_none() {
+                match &got {
+                    Ok(_) | Err(TierError::Corrupt(_)) => level.breaker.success(),
+                    Err(_) => level.breaker.failure(),
+                }
+            }
             level
                 .counters
                 .get_latency
@@ -1052,6 +1464,9 @@ impl<V: CacheValue> TieredCache<V> {
                 size: found.entry.size,
             };
             if entry.expires_at <= now {
+                continue;
+            }
+            if level.memory.is_none() && !level.breaker.allows() {
                 continue;
             }
             let start = quanta::Instant::now();

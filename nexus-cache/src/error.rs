@@ -46,6 +46,9 @@ pub enum CacheError {
     /// The loader passed to `get_or_load` failed.
     #[error("loader failed: {0}")]
     Loader(Arc<dyn StdError + Send + Sync>),
+    /// The loader did not finish within the hard timeout and no stale copy could be served.
+    #[error("loader timed out after {0:?}")]
+    LoaderTimeout(std::time::Duration),
     /// The cache was configured wrongly.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -19,13 +19,30 @@ use crate::expiry::{now_millis, remaining};
 #[derive(Debug, Clone)]
 pub(crate) struct Slot {
     pub(crate) value: Value,
+    /// When it was written (for refresh-ahead).
+    born: quanta::Instant,
+    /// Logical expiry: after it, the entry is a miss.
     deadline: quanta::Instant,
+    /// Fail-safe: until then the expired entry can still be served when loading fails.
+    stale_until: quanta::Instant,
     expires_at: u64,
     size: usize,
     tags: Option<Arc<[String]>>,
 }
 
 impl Slot {
+    /// How much of its TTL has passed at `now` (0 fresh, 1 expired).
+    pub(crate) fn age_fraction(&self, now: quanta::Instant) -> f64 {
+        let total = self
+            .deadline
+            .saturating_duration_since(self.born)
+            .as_secs_f64();
+        if total <= 0.0 {
+            return 1.0;
+        }
+        now.saturating_duration_since(self.born).as_secs_f64() / total
+    }
+
     fn entry(&self) -> Entry {
         Entry {
             value: self.value.clone(),
@@ -83,6 +100,7 @@ pub struct MemoryTier {
     max_bytes: u64,
     max_entries: Option<u64>,
     max_entry_bytes: usize,
+    fail_safe: Duration,
     evictions: Arc<AtomicU64>,
 }
 
@@ -92,6 +110,7 @@ pub struct MemoryTier {
 pub struct MemoryTierBuilder {
     max_bytes: u64,
     max_entries: Option<u64>,
+    fail_safe: Duration,
     ttl: Duration,
     max_ttl: Option<Duration>,
     max_entry_bytes: Option<usize>,
@@ -103,6 +122,7 @@ impl MemoryTier {
         MemoryTierBuilder {
             max_bytes: 512 << 20,
             max_entries: None,
+            fail_safe: Duration::ZERO,
             ttl: Duration::from_secs(300),
             max_ttl: None,
             max_entry_bytes: None,
@@ -124,10 +144,23 @@ impl MemoryTier {
     pub(crate) fn get_now(&self, key: &str, now: quanta::Instant) -> Option<Slot> {
         let slot = self.cache.get(key)?;
         if now >= slot.deadline {
-            self.cache.invalidate(key);
+            if now >= slot.stale_until {
+                self.cache.invalidate(key);
+            }
             return None;
         }
         Some(slot)
+    }
+
+    /// An entry past its expiry but within the fail-safe window (or still fresh).
+    pub(crate) fn get_stale(&self, key: &str, now: quanta::Instant) -> Option<Slot> {
+        let slot = self.cache.get(key)?;
+        (now < slot.stale_until).then_some(slot)
+    }
+
+    /// How long expired entries are kept as fail-safe copies.
+    pub fn fail_safe(&self) -> Duration {
+        self.fail_safe
     }
 
     /// Like [`get_now`](Self::get_now), but an absent key is not counted as an access by
@@ -152,7 +185,8 @@ impl MemoryTier {
         let left = remaining(entry.expires_at, now_millis())
             .unwrap_or(Duration::ZERO)
             .min(self.max_ttl);
-        let deadline = quanta::Instant::now() + left;
+        let born = quanta::Instant::now();
+        let deadline = born + left;
         let tags = if entry.tags.is_empty() {
             None
         } else {
@@ -160,7 +194,9 @@ impl MemoryTier {
         };
         let slot = Slot {
             value: entry.value,
+            born,
             deadline,
+            stale_until: deadline + self.fail_safe,
             expires_at: entry.expires_at,
             size: entry.size,
             tags,
@@ -187,6 +223,13 @@ impl MemoryTierBuilder {
     /// and of hit-ratio traces). `max_bytes` then only sets the default largest entry.
     pub fn max_entries(mut self, entries: u64) -> Self {
         self.max_entries = Some(entries);
+        self
+    }
+
+    /// Fail-safe: keep entries this long past their expiry, to be served when reloading them
+    /// fails or times out (see `TieredCache::get_or_load`). Default 0 (off).
+    pub fn fail_safe(mut self, keep_stale_for: Duration) -> Self {
+        self.fail_safe = keep_stale_for;
         self
     }
 
@@ -223,7 +266,7 @@ impl MemoryTierBuilder {
                     u32::try_from(s.weight(k)).unwrap_or(u32::MAX)
                 }
             })
-            .time_to_live(max_ttl)
+            .time_to_live(max_ttl + self.fail_safe)
             .support_invalidation_closures()
             .eviction_listener(move |_k, _v, cause| {
                 if cause == RemovalCause::Size {
@@ -241,6 +284,7 @@ impl MemoryTierBuilder {
             max_bytes: self.max_bytes,
             max_entries: self.max_entries,
             max_entry_bytes: self.max_entry_bytes.unwrap_or(default_entry),
+            fail_safe: self.fail_safe,
             evictions,
         }
     }

@@ -234,6 +234,10 @@ pub struct TierStats {
     pub get_latency: Latency,
     /// Write latency.
     pub set_latency: Latency,
+    /// The tier's circuit breaker is open: it is being skipped.
+    pub circuit_open: bool,
+    /// Times the circuit breaker opened.
+    pub circuit_opened: u64,
 }
 
 /// Figures of the loaders run by `get_or_load`.
@@ -248,6 +252,14 @@ pub struct LoaderStats {
     pub coalesced: u64,
     /// Keys being loaded right now.
     pub in_flight: usize,
+    /// Stale (fail-safe) copies served because loading failed or timed out.
+    pub fail_safe_served: u64,
+    /// Loads that passed the soft timeout (a stale copy was served meanwhile).
+    pub soft_timeouts: u64,
+    /// Loads abandoned at the hard timeout.
+    pub hard_timeouts: u64,
+    /// Background refreshes started by refresh-ahead.
+    pub refreshes: u64,
     /// Loader latency.
     pub latency: Latency,
 }
