@@ -44,6 +44,22 @@ pub struct Shards {
     reuse: [u64; 48],
 }
 
+/// The lock-free half of a sampler: which keys are sampled.
+#[derive(Debug, Clone)]
+pub(crate) struct Gate {
+    hasher: foldhash::fast::FixedState,
+    threshold: u64,
+}
+
+impl Gate {
+    /// The key's hash when it is sampled.
+    #[inline]
+    pub(crate) fn sample(&self, key: &str) -> Option<u64> {
+        let h = self.hasher.hash_one(key);
+        (h % MODULUS < self.threshold).then_some(h)
+    }
+}
+
 /// What the advisor concludes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Advice {
@@ -105,7 +121,15 @@ impl Shards {
         self.hasher.hash_one(key) % MODULUS < self.threshold
     }
 
-    fn record_sampled(&mut self, h: u64, now: u64) {
+    /// The sampling decision, detached from the sampler (so it needs no lock).
+    pub(crate) fn gate(&self) -> Gate {
+        Gate {
+            hasher: self.hasher.clone(),
+            threshold: self.threshold,
+        }
+    }
+
+    pub(crate) fn record_sampled(&mut self, h: u64, now: u64) {
         self.total += 1;
         match self.stack.iter().position(|(k, _)| *k == h) {
             Some(d) => {

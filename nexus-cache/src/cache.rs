@@ -239,7 +239,22 @@ struct Inner<V> {
     hard_timeouts: Counter,
     refreshes: Counter,
     refreshing: Mutex<std::collections::HashSet<String>>,
+    advisor: Option<(crate::advisor::Gate, Mutex<crate::advisor::Shards>)>,
     _v: PhantomData<fn() -> V>,
+}
+
+/// What [`TieredCache::optimize`] concluded and changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Optimization {
+    /// The advisor's figures.
+    pub advice: crate::advisor::Advice,
+    /// L1 capacity in entries the advice was computed for.
+    pub l1_capacity: u64,
+    /// Settings changed live (`"l1_default_ttl: 300s -> 45s"`).
+    pub applied: Vec<String>,
+    /// Changes that need a rebuild (capacity).
+    pub recommended: Vec<String>,
 }
 
 /// This cache's side of a backplane.
@@ -282,10 +297,19 @@ pub struct TieredCacheBuilder<V> {
     degraded_l1_ttl: Duration,
     defaults: EntryOptions,
     breaker: (u32, Duration),
+    advisor: Option<(f64, u64)>,
     _v: PhantomData<fn() -> V>,
 }
 
 impl<V: CacheValue> TieredCacheBuilder<V> {
+    /// Samples the key stream for the capacity/TTL advisor ([`TieredCache::advise`],
+    /// [`TieredCache::optimize`]): a `rate` of keys (e.g. 0.01), capacities up to
+    /// `max_capacity` entries. A sampled access takes a short lock; unsampled ones cost a hash.
+    pub fn advisor(mut self, rate: f64, max_capacity: u64) -> Self {
+        self.advisor = Some((rate, max_capacity));
+        self
+    }
+
     /// Default loader soft timeout (see [`EntryOptions::soft_timeout`]; default none).
     pub fn soft_timeout(mut self, d: Duration) -> Self {
         self.defaults.soft_timeout = Some(d);
@@ -434,6 +458,10 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
             hard_timeouts: Counter::new(),
             refreshes: Counter::new(),
             refreshing: Mutex::new(std::collections::HashSet::new()),
+            advisor: self.advisor.map(|(rate, max)| {
+                let shards = crate::advisor::Shards::new(rate, max);
+                (shards.gate(), Mutex::new(shards))
+            }),
             _v: PhantomData,
         });
         if let (Some(link), Some(rx)) = (&inner.link, outbox_rx) {
@@ -590,6 +618,7 @@ impl<V: CacheValue> TieredCache<V> {
             degraded_l1_ttl: Duration::from_secs(5),
             defaults: EntryOptions::default(),
             breaker: (5, Duration::from_secs(5)),
+            advisor: None,
             _v: PhantomData,
         }
     }
@@ -613,6 +642,7 @@ impl<V: CacheValue> TieredCache<V> {
         if let Err(e) = self.check_key(key) {
             return Either::Left(ready(Err(e)));
         }
+        self.observe(key);
         if let Some(v) = self.l1_hit(key) {
             return Either::Left(ready(Ok(Some(v))));
         }
@@ -664,6 +694,7 @@ impl<V: CacheValue> TieredCache<V> {
         {
             return Either::Left(ready(Err(e)));
         }
+        self.observe(key);
         if let Some(v) = self.l1_hit(key) {
             return Either::Left(ready(Ok(v)));
         }
@@ -790,6 +821,7 @@ impl<V: CacheValue> TieredCache<V> {
     {
         self.check_key(key)?;
         self.check_tags(&options.tags)?;
+        self.observe(key);
         if let Some((v, age)) = self.l1_hit_aged(key) {
             if let Some(f) = options.refresh_ahead.or(self.inner.defaults.refresh_ahead)
                 && age >= f
@@ -1215,6 +1247,74 @@ impl<V: CacheValue> TieredCache<V> {
         }
     }
 
+    /// The advisor's figures for reaching `target` hit ratio (needs
+    /// [`TieredCacheBuilder::advisor`]).
+    pub fn advise(&self, target: f64) -> Option<crate::advisor::Advice> {
+        let (_, shards) = self.inner.advisor.as_ref()?;
+        let capacity = self.l1_capacity();
+        Some(
+            shards
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .advise(capacity, target),
+        )
+    }
+
+    /// Applies what can change live and reports the rest: sets L1's default TTL to the
+    /// advisor's suggestion (90 % of reuses happen within it; bounded by L1's maximum TTL), and
+    /// recommends the capacity for `target`. `None` without an advisor.
+    pub fn optimize(&self, target: f64) -> Option<Optimization> {
+        let advice = self.advise(target)?;
+        let capacity = self.l1_capacity();
+        let mut applied = Vec::new();
+        let mut recommended = Vec::new();
+        if let (Some(ttl_ms), Some(l1)) = (
+            advice.suggested_ttl_ms,
+            self.inner.levels.first().and_then(|l| l.memory.as_ref()),
+        ) {
+            let before = l1.default_ttl();
+            let after = l1.set_default_ttl(Duration::from_millis(ttl_ms.max(1000)));
+            if after != before {
+                applied.push(format!("l1_default_ttl: {before:?} -> {after:?}"));
+                tracing::info!(cache = %self.inner.name, ?before, ?after, "advisor changed L1's default TTL");
+            }
+        }
+        match advice.capacity_for_target {
+            Some(c) if c > capacity => recommended.push(format!(
+                "l1 capacity {capacity} -> {c} entries for a {:.0} % hit ratio (expected now: {:.1} %)",
+                target * 100.0,
+                advice.expected_hit_ratio.unwrap_or(0.0) * 100.0
+            )),
+            None if advice.sampled_accesses > 0 => recommended.push(format!(
+                "no capacity up to the tracked maximum reaches {:.0} %: the key stream reuses too little",
+                target * 100.0
+            )),
+            _ => {}
+        }
+        Some(Optimization {
+            advice,
+            l1_capacity: capacity,
+            applied,
+            recommended,
+        })
+    }
+
+    /// L1 capacity in entries (its entry bound, or bytes divided by the mean entry size).
+    fn l1_capacity(&self) -> u64 {
+        let Some(l1) = self.inner.levels.first().and_then(|l| l.memory.as_ref()) else {
+            return 0;
+        };
+        if let Some(n) = l1.max_entries() {
+            return n;
+        }
+        let (count, bytes) = (l1.entry_count(), l1.bytes_stored().unwrap_or(0));
+        if count == 0 || bytes == 0 {
+            0
+        } else {
+            l1.max_bytes() / (bytes / count).max(1)
+        }
+    }
+
     /// Pushes the current figures to the `metrics` facade (names in [`crate::stats`]). Called
     /// periodically by a background task unless disabled in the builder.
     pub fn publish_metrics(&self) {
@@ -1257,6 +1357,19 @@ impl<V: CacheValue> TieredCache<V> {
     }
 
     // ---- internals ----
+
+    /// Feeds the advisor (a hash, and a short lock for sampled keys only).
+    #[inline]
+    fn observe(&self, key: &str) {
+        if let Some((gate, shards)) = &self.inner.advisor
+            && let Some(h) = gate.sample(key)
+        {
+            shards
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .record_sampled(h, now_millis());
+        }
+    }
 
     /// Serves the stale copy of `key` when loading failed, or returns the failure.
     fn fail_safe(&self, key: &str, err: CacheError) -> Result<Arc<V>, CacheError> {

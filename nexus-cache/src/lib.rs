@@ -8,6 +8,8 @@ mod cache;
 pub mod codec;
 mod error;
 pub mod expiry;
+#[cfg(feature = "http")]
+pub mod http;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis_backplane;
@@ -17,7 +19,9 @@ pub mod stats;
 mod tier;
 
 pub use backplane::Backplane;
-pub use cache::{CacheValue, DEFAULT_MAX_KEY_LEN, EntryOptions, TieredCache, TieredCacheBuilder};
+pub use cache::{
+    CacheValue, DEFAULT_MAX_KEY_LEN, EntryOptions, Optimization, TieredCache, TieredCacheBuilder,
+};
 pub use codec::{Codec, Compression, Format};
 pub use error::{CacheError, CodecError, TierError};
 pub use memory::{MemoryTier, MemoryTierBuilder};

@@ -95,7 +95,8 @@ const ENTRY_OVERHEAD: usize = 96;
 #[derive(Debug, Clone)]
 pub struct MemoryTier {
     cache: Cache<String, Slot>,
-    ttl: Duration,
+    /// Default TTL in ms; changeable live (see `set_default_ttl`).
+    ttl_ms: Arc<AtomicU64>,
     max_ttl: Duration,
     max_bytes: u64,
     max_entries: Option<u64>,
@@ -156,6 +157,24 @@ impl MemoryTier {
     pub(crate) fn get_stale(&self, key: &str, now: quanta::Instant) -> Option<Slot> {
         let slot = self.cache.get(key)?;
         (now < slot.stale_until).then_some(slot)
+    }
+
+    /// Changes the default TTL of new entries (capped by the tier's maximum TTL); returns the
+    /// TTL now in force. Used by the advisor's `optimize`.
+    pub fn set_default_ttl(&self, ttl: Duration) -> Duration {
+        let ttl = ttl.clamp(Duration::from_millis(1), self.max_ttl);
+        self.ttl_ms.store(ttl.as_millis() as u64, Ordering::Relaxed);
+        ttl
+    }
+
+    /// The longest any entry stays.
+    pub fn max_ttl(&self) -> Duration {
+        self.max_ttl
+    }
+
+    /// Entries held (moka's estimate).
+    pub fn entry_count(&self) -> u64 {
+        self.cache.entry_count()
     }
 
     /// How long expired entries are kept as fail-safe copies.
@@ -279,7 +298,7 @@ impl MemoryTierBuilder {
             .min(u32::MAX as usize);
         MemoryTier {
             cache,
-            ttl: self.ttl,
+            ttl_ms: Arc::new(AtomicU64::new(self.ttl.as_millis() as u64)),
             max_ttl,
             max_bytes: self.max_bytes,
             max_entries: self.max_entries,
@@ -297,7 +316,7 @@ impl Tier for MemoryTier {
     }
 
     fn default_ttl(&self) -> Duration {
-        self.ttl
+        Duration::from_millis(self.ttl_ms.load(Ordering::Relaxed))
     }
 
     fn max_entry_bytes(&self) -> usize {
