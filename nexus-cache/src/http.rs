@@ -162,16 +162,16 @@ fn authorised(s: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
     if ok {
         Ok(())
     } else {
-        Err(error(
+        Err(Box::new(error(
             StatusCode::UNAUTHORIZED,
             "a valid bearer token is required",
-        ))
+        )))
     }
 }
 
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, Response> {
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, Box<Response>> {
     b.map(|Json(v)| v)
-        .map_err(|r| error(r.status(), r.body_text()))
+        .map_err(|r| Box::new(error(r.status(), r.body_text())))
 }
 
 async fn set(
