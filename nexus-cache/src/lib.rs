@@ -10,6 +10,8 @@ mod error;
 pub mod expiry;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "http")]
+pub mod layer;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis_backplane;
