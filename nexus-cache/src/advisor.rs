@@ -40,6 +40,8 @@ pub struct Shards {
     /// Sampled accesses that missed at every tracked distance (first access or too far).
     cold: u64,
     total: u64,
+    /// Every access seen, sampled or not (for SHARDS-adj's correction).
+    seen: u64,
     /// Reuse times (ms) by power-of-two bucket.
     reuse: [u64; 48],
 }
@@ -96,6 +98,7 @@ impl Shards {
             hist: vec![0; depth + 1],
             cold: 0,
             total: 0,
+            seen: 0,
             reuse: [0; 48],
         }
     }
@@ -108,6 +111,7 @@ impl Shards {
     /// Records one access of `key` at `now_ms`.
     #[inline]
     pub fn record<K: Hash + ?Sized>(&mut self, key: &K, now_ms: u64) {
+        self.seen += 1;
         let h = self.hasher.hash_one(key);
         if h % MODULUS >= self.threshold {
             return;
@@ -129,6 +133,11 @@ impl Shards {
         }
     }
 
+    /// Sets the number of accesses seen (the cache counts them without the sampler's lock).
+    pub(crate) fn set_seen(&mut self, n: u64) {
+        self.seen = n;
+    }
+
     pub(crate) fn record_sampled(&mut self, h: u64, now: u64) {
         self.total += 1;
         match self.stack.iter().position(|(k, _)| *k == h) {
@@ -145,13 +154,32 @@ impl Shards {
     }
 
     /// Predicted LRU hit ratio with `capacity` entries.
+    ///
+    /// SHARDS-adj: the sample's size is compared with what the rate should have drawn
+    /// (`seen · rate`) and the difference is credited to the smallest distance, which corrects
+    /// the bias of a few very hot keys falling in or out of the sample.
     pub fn hit_ratio(&self, capacity: u64) -> f64 {
         if self.total == 0 {
             return 0.0;
         }
         let limit = ((capacity as f64 * self.rate).floor() as usize).min(self.hist.len());
         let hits: u64 = self.hist[..limit].iter().sum();
-        hits as f64 / self.total as f64
+        let (expected, adjust) = self.adjustment();
+        let hits = if limit > 0 {
+            hits as f64 + adjust
+        } else {
+            hits as f64
+        };
+        (hits / expected).clamp(0.0, 1.0)
+    }
+
+    /// (expected sampled accesses, correction to add to the first bucket).
+    fn adjustment(&self) -> (f64, f64) {
+        if self.seen == 0 {
+            return (self.total as f64, 0.0);
+        }
+        let expected = (self.seen as f64 * self.rate).max(1.0);
+        (expected, expected - self.total as f64)
     }
 
     /// The reuse-time quantile `q` (ms), from power-of-two buckets (upper bound of the bucket).
@@ -179,10 +207,11 @@ impl Shards {
         // Smallest capacity reaching the target, at the sampling granularity.
         let step = (1.0 / self.rate).ceil() as u64;
         let mut capacity_for_target = None;
-        let mut acc = 0u64;
+        let (expected, adjust) = self.adjustment();
+        let mut acc = adjust;
         for (d, n) in self.hist.iter().enumerate() {
-            acc += n;
-            if self.total > 0 && acc as f64 / self.total as f64 >= target {
+            acc += *n as f64;
+            if self.total > 0 && acc / expected >= target {
                 capacity_for_target = Some((d as u64 + 1) * step);
                 break;
             }

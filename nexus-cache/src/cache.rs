@@ -239,7 +239,7 @@ struct Inner<V> {
     hard_timeouts: Counter,
     refreshes: Counter,
     refreshing: Mutex<std::collections::HashSet<String>>,
-    advisor: Option<(crate::advisor::Gate, Mutex<crate::advisor::Shards>)>,
+    advisor: Option<(crate::advisor::Gate, Mutex<crate::advisor::Shards>, Counter)>,
     _v: PhantomData<fn() -> V>,
 }
 
@@ -460,7 +460,7 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
             refreshing: Mutex::new(std::collections::HashSet::new()),
             advisor: self.advisor.map(|(rate, max)| {
                 let shards = crate::advisor::Shards::new(rate, max);
-                (shards.gate(), Mutex::new(shards))
+                (shards.gate(), Mutex::new(shards), Counter::new())
             }),
             _v: PhantomData,
         });
@@ -1250,14 +1250,11 @@ impl<V: CacheValue> TieredCache<V> {
     /// The advisor's figures for reaching `target` hit ratio (needs
     /// [`TieredCacheBuilder::advisor`]).
     pub fn advise(&self, target: f64) -> Option<crate::advisor::Advice> {
-        let (_, shards) = self.inner.advisor.as_ref()?;
+        let (_, shards, seen) = self.inner.advisor.as_ref()?;
         let capacity = self.l1_capacity();
-        Some(
-            shards
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .advise(capacity, target),
-        )
+        let mut s = shards.lock().unwrap_or_else(|e| e.into_inner());
+        s.set_seen(seen.get());
+        Some(s.advise(capacity, target))
     }
 
     /// Applies what can change live and reports the rest: sets L1's default TTL to the
@@ -1361,13 +1358,14 @@ impl<V: CacheValue> TieredCache<V> {
     /// Feeds the advisor (a hash, and a short lock for sampled keys only).
     #[inline]
     fn observe(&self, key: &str) {
-        if let Some((gate, shards)) = &self.inner.advisor
-            && let Some(h) = gate.sample(key)
-        {
-            shards
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .record_sampled(h, now_millis());
+        if let Some((gate, shards, seen)) = &self.inner.advisor {
+            bump(seen);
+            if let Some(h) = gate.sample(key) {
+                shards
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .record_sampled(h, now_millis());
+            }
         }
     }
 
