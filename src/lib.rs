@@ -8,6 +8,7 @@
 //! | `dbmon` | `nexus-dbmon`: PostgreSQL reports, advice, guarded maintenance | `dbmon` |
 //! | `health` | `nexus-health`: request layer, score, probes, health endpoints | `health` |
 //! | `alerting` | `nexus-alerting`: rules, pipeline, notifiers | `alerting` |
+//! | `monitor` | the aggregator: all of the above behind one axum router | `monitor` (in `full`) |
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -30,3 +31,6 @@ pub use nexus_health as health;
 
 #[cfg(feature = "alerting")]
 pub use nexus_alerting as alerting;
+
+#[cfg(feature = "monitor")]
+pub mod monitor;

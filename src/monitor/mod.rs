@@ -1,0 +1,435 @@
+//! `Monitor`: the spec's monitoring aggregator. It composes a service's [`Health`], its caches'
+//! statistics, an optional database monitor and the alert engine and pipeline, and mounts every
+//! route under one axum `Router` (feature `monitor`).
+//!
+//! ```no_run
+//! # #![allow(dead_code)]
+//! use nexus::monitor::Monitor;
+//! use nexus::health::Health;
+//! # async fn f(cache: nexus::cache::TieredCache<String>) -> Result<(), Box<dyn std::error::Error>> {
+//! let health = Health::builder().service_id("documents").build();
+//! let monitor = Monitor::builder("documents")
+//!     .health(health.clone())
+//!     .cache("documents", &cache)
+//!     .receiver(nexus::alerting::Receiver::webhook("ops", "http://127.0.0.1:9000/hook")?)
+//!     .build()?;
+//! let _tasks = monitor.spawn();
+//! let app: axum::Router = axum::Router::new() /* your routes */ .layer(health.layer()).merge(monitor.router());
+//! # let _ = app; Ok(()) }
+//! ```
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /api/v1/monitoring/health` | nexus-health's `HealthReport` |
+//! | `GET /api/v1/monitoring/metrics` | per-route traffic, cache statistics, engine figures (JSON) |
+//! | `GET /api/v1/monitoring/alerts` | alerts as the rules hold them and as the pipeline holds them, silences |
+//! | `GET /api/v1/monitoring/report` | the comprehensive report (JSON; HTML with `Accept: text/html` or `?format=html`) |
+//! | `POST /api/v1/monitoring/test-alert` | `{"receiver"?}`: a synthetic alert through one receiver (or all) |
+//! | `/api/v1/cache/*`, `/api/v1/database/*` | the cache and database routers, when configured |
+//! | `/livez`, `/readyz`, `/health` | nexus-health's endpoints |
+//! | `/metrics` | Prometheus text format (`metrics-exporter-prometheus`) |
+//! | `/dashboard` | a self-refreshing page over the JSON above (no external resources) |
+
+mod describe;
+mod report;
+mod routes;
+mod source;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use nexus_alerting::{
+    Engine, EngineTask, Notification, Notifier, NotifyError, Pipeline, PipelineTask, Receiver,
+    Route, RuleGroup,
+};
+use nexus_cache::{CacheValue, TieredCache};
+use nexus_health::Health;
+
+pub use report::{Report, Slo, SloStatus};
+
+/// What can go wrong building a [`Monitor`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MonitorError {
+    /// The alerting configuration is invalid.
+    #[error(transparent)]
+    Alerting(#[from] nexus_alerting::Error),
+    /// Something else is missing or wrong.
+    #[error("monitor: {0}")]
+    Config(String),
+}
+
+/// The built-in receiver every monitor has: logs notifications through `tracing`.
+#[derive(Debug)]
+struct LogNotifier;
+
+#[async_trait]
+impl Notifier for LogNotifier {
+    fn kind(&self) -> &'static str {
+        "log"
+    }
+
+    async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
+        for a in &n.alerts {
+            tracing::warn!(alert = a.name(), status = n.alert_status_str(a), labels = %a.labels, "alert");
+        }
+        Ok(())
+    }
+}
+
+trait AlertStatusStr {
+    fn alert_status_str(&self, a: &nexus_alerting::Alert) -> &'static str;
+}
+
+impl AlertStatusStr for Notification {
+    fn alert_status_str(&self, a: &nexus_alerting::Alert) -> &'static str {
+        if a.is_resolved(self.now) {
+            "resolved"
+        } else {
+            "firing"
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) service: String,
+    pub(crate) health: Health,
+    pub(crate) caches: Vec<(String, source::StatsFn)>,
+    pub(crate) cache_api: Option<TieredCache<serde_json::Value>>,
+    #[cfg(feature = "dbmon")]
+    pub(crate) db: Option<nexus_dbmon::DbMonitor>,
+    pub(crate) engine: Engine,
+    pub(crate) pipeline: Pipeline,
+    pub(crate) prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    pub(crate) token: Option<String>,
+}
+
+/// The monitoring aggregator. Cheap to clone.
+#[derive(Clone)]
+pub struct Monitor {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Monitor")
+            .field("service", &self.inner.service)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Monitor`].
+#[must_use]
+pub struct MonitorBuilder {
+    service: String,
+    health: Option<Health>,
+    caches: Vec<(String, source::StatsFn)>,
+    cache_api: Option<TieredCache<serde_json::Value>>,
+    #[cfg(feature = "dbmon")]
+    db: Option<nexus_dbmon::DbMonitor>,
+    receivers: Vec<Receiver>,
+    route: Option<Route>,
+    rules: Vec<RuleGroup>,
+    default_rules: bool,
+    interval: Duration,
+    prometheus: bool,
+    token: Option<String>,
+}
+
+impl std::fmt::Debug for MonitorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MonitorBuilder")
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The monitor's background work (rule evaluation, alert delivery, exporter upkeep); dropping
+/// it stops them.
+#[derive(Debug)]
+pub struct MonitorTasks {
+    _engine: EngineTask,
+    _pipeline: PipelineTask,
+    upkeep: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for MonitorTasks {
+    fn drop(&mut self) {
+        if let Some(t) = self.upkeep.take() {
+            t.abort();
+        }
+    }
+}
+
+impl MonitorBuilder {
+    /// The service's health (the `HealthLayer`'s recorder, probes, score). Required.
+    pub fn health(mut self, health: Health) -> Self {
+        self.health = Some(health);
+        self
+    }
+
+    /// A cache whose hit ratio per tier is monitored (the `LowCacheHitRatio` rule).
+    pub fn cache<V: CacheValue>(mut self, name: &str, cache: &TieredCache<V>) -> Self {
+        let c = cache.clone();
+        self.caches
+            .push((name.to_owned(), Arc::new(move || c.stats())));
+        self
+    }
+
+    /// A JSON cache served under `/api/v1/cache/*` (and monitored).
+    pub fn cache_api(mut self, cache: TieredCache<serde_json::Value>) -> Self {
+        self = self.cache("api", &cache);
+        self.cache_api = Some(cache);
+        self
+    }
+
+    /// A database monitor: its figures feed the rules and `/api/v1/database/*` is mounted.
+    #[cfg(feature = "dbmon")]
+    pub fn database(mut self, db: nexus_dbmon::DbMonitor) -> Self {
+        self.db = Some(db);
+        self
+    }
+
+    /// An alert receiver. Every monitor also has `log` (tracing).
+    pub fn receiver(mut self, r: Receiver) -> Self {
+        self.receivers.push(r);
+        self
+    }
+
+    /// The alert routing tree (default: every alert to every receiver, grouped by `alertname`,
+    /// 10 s group wait, 1 min group interval, 4 h repeat).
+    pub fn route(mut self, r: Route) -> Self {
+        self.route = Some(r);
+        self
+    }
+
+    /// More rules besides the spec's defaults.
+    pub fn rules(mut self, groups: Vec<RuleGroup>) -> Self {
+        self.rules.extend(groups);
+        self
+    }
+
+    /// Whether the spec's default rules are loaded (default true).
+    pub fn default_rules(mut self, yes: bool) -> Self {
+        self.default_rules = yes;
+        self
+    }
+
+    /// Rule evaluation interval (default 15 s).
+    pub fn interval(mut self, d: Duration) -> Self {
+        self.interval = d;
+        self
+    }
+
+    /// Whether to install the Prometheus recorder for `/metrics` (default true; a process has
+    /// one global recorder, so a second monitor serves `/metrics` with 503).
+    pub fn prometheus(mut self, yes: bool) -> Self {
+        self.prometheus = yes;
+        self
+    }
+
+    /// A bearer token required by `POST /api/v1/monitoring/test-alert` and the changing cache
+    /// and database routes.
+    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Builds the engine, the pipeline and the exporter.
+    pub fn build(self) -> Result<Monitor, MonitorError> {
+        let health = self.health.ok_or_else(|| {
+            MonitorError::Config("a Health is required (MonitorBuilder::health)".into())
+        })?;
+        let mut names: Vec<String> = self.receivers.iter().map(|r| r.name().to_owned()).collect();
+        if names.iter().any(|n| n == "log") {
+            return Err(MonitorError::Config(
+                "the receiver name `log` is reserved".into(),
+            ));
+        }
+        let mut pipeline =
+            Pipeline::builder().receiver(Receiver::new("log", Arc::new(LogNotifier)));
+        for r in self.receivers {
+            pipeline = pipeline.receiver(r);
+        }
+        names.insert(0, "log".into());
+        let route = self.route.unwrap_or_else(|| {
+            let mut root = Route::to("log")
+                .group_by(["alertname"])
+                .group_wait(Duration::from_secs(10))
+                .group_interval(Duration::from_secs(60))
+                .repeat_interval(Duration::from_secs(4 * 3600));
+            for n in names.iter().skip(1) {
+                root = root.child(Route::to(n).continue_matching(true));
+            }
+            // The last child without `continue` is not needed: alerts matching no child (none
+            // with receivers) go to `log`.
+            root
+        });
+        let pipeline = pipeline.route(route).build()?;
+        let mut groups = if self.default_rules {
+            nexus_alerting::default_rules()
+        } else {
+            Vec::new()
+        };
+        groups.extend(self.rules);
+        let src = source::MonitorSource {
+            health: health.clone(),
+            caches: self.caches.clone(),
+            #[cfg(feature = "dbmon")]
+            db: self.db.clone(),
+        };
+        let engine = Engine::builder()
+            .interval(self.interval)
+            .groups(groups)
+            .source(Arc::new(src))
+            .sink(Arc::new(pipeline.clone()))
+            .external_labels(nexus_alerting::Labels::from_pairs([(
+                "service",
+                self.service.clone(),
+            )]))
+            .build();
+        let prometheus = if self.prometheus {
+            install_prometheus()
+        } else {
+            None
+        };
+        Ok(Monitor {
+            inner: Arc::new(Inner {
+                service: self.service,
+                health,
+                caches: self.caches,
+                cache_api: self.cache_api,
+                #[cfg(feature = "dbmon")]
+                db: self.db,
+                engine,
+                pipeline,
+                prometheus,
+                token: self.token,
+            }),
+        })
+    }
+}
+
+/// Gives every request an `x-request-id` (kept if the client sent one), echoes it in the
+/// response, and opens a `tracing` span carrying it, so a request's logs can be found by id.
+pub fn with_request_ids(router: axum::Router) -> axum::Router {
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+    use tower_http::trace::TraceLayer;
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &http::Request<axum::body::Body>| {
+        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+        tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+    });
+    router
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(trace)
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Histogram buckets of the duration metrics, in seconds (5 ms … 10 s).
+const BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0,
+];
+
+fn install_prometheus() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    let builder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &BUCKETS);
+    let builder = match builder {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "Prometheus buckets rejected");
+            return None;
+        }
+    };
+    match builder.install_recorder() {
+        Ok(h) => {
+            describe::describe_all();
+            Some(h)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "a metrics recorder is already installed: /metrics will answer 503");
+            None
+        }
+    }
+}
+
+impl Monitor {
+    /// Starts building a monitor for `service`.
+    pub fn builder(service: &str) -> MonitorBuilder {
+        MonitorBuilder {
+            service: service.to_owned(),
+            health: None,
+            caches: Vec::new(),
+            cache_api: None,
+            #[cfg(feature = "dbmon")]
+            db: None,
+            receivers: Vec::new(),
+            route: None,
+            rules: Vec::new(),
+            default_rules: true,
+            interval: Duration::from_secs(15),
+            prometheus: true,
+            token: None,
+        }
+    }
+
+    /// Starts rule evaluation, alert delivery and the exporter's upkeep (every 5 s, so memory
+    /// stays flat between scrapes).
+    pub fn spawn(&self) -> MonitorTasks {
+        let upkeep = self.inner.prometheus.clone().map(|h| {
+            let health = self.inner.health.clone();
+            let caches = self.inner.caches.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(5));
+                loop {
+                    tick.tick().await;
+                    health.recorder().publish_metrics();
+                    for (name, stats) in &caches {
+                        for t in stats().tiers {
+                            metrics::gauge!("nexus_cache_hit_ratio", "cache" => name.clone(), "tier" => t.tier).set(t.hit_ratio);
+                        }
+                    }
+                    let report = health.report();
+                    metrics::gauge!("nexus_health_score").set(report.score.score);
+                    let r = report.resources;
+                    for (name, v) in [("cpu", r.cpu), ("memory", r.memory), ("disk", r.disk)] {
+                        if let Some(v) = v {
+                            metrics::gauge!("nexus_resource_usage_ratio", "resource" => name).set(v);
+                        }
+                    }
+                    for p in &report.probes {
+                        let up = if p.status == nexus_health::ProbeStatus::Pass { 1.0 } else { 0.0 };
+                        metrics::gauge!("nexus_dependency_up", "dependency" => p.name.clone()).set(up);
+                    }
+                    h.run_upkeep();
+                }
+            })
+        });
+        MonitorTasks {
+            _engine: self.inner.engine.spawn(),
+            _pipeline: self.inner.pipeline.spawn(),
+            upkeep,
+        }
+    }
+
+    /// The alert engine (to add sources or rules, or observe samples).
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The alert pipeline (silences, acknowledgements).
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.inner.pipeline
+    }
+
+    /// The comprehensive report.
+    pub async fn report(&self) -> Report {
+        report::build(self).await
+    }
+
+    /// Every route; see the module docs.
+    pub fn router(&self) -> axum::Router {
+        routes::router(self.clone())
+    }
+}

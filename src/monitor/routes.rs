@@ -1,0 +1,228 @@
+//! The monitor's axum router.
+
+use std::time::Duration;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::{Monitor, report};
+
+pub(super) fn router(m: Monitor) -> Router {
+    let mut r = Router::new()
+        .route("/api/v1/monitoring/health", get(health))
+        .route("/api/v1/monitoring/metrics", get(metrics_json))
+        .route("/api/v1/monitoring/alerts", get(alerts))
+        .route("/api/v1/monitoring/report", get(report_route))
+        .route("/api/v1/monitoring/test-alert", post(test_alert))
+        .route("/metrics", get(prometheus))
+        .route("/dashboard", get(dashboard))
+        .with_state(m.clone())
+        .merge(nexus_health::endpoints::router(m.inner.health.clone()));
+    if let Some(cache) = &m.inner.cache_api {
+        let mut cr = nexus_cache::http::CacheRouter::new(cache.clone());
+        if let Some(t) = &m.inner.token {
+            cr = cr.bearer_token(t.clone());
+        }
+        r = r.nest("/api/v1/cache", cr.build());
+    }
+    #[cfg(feature = "dbmon")]
+    let db = m.inner.db.as_ref();
+    #[cfg(not(feature = "dbmon"))]
+    let db: Option<&()> = None;
+    match db {
+        #[cfg(feature = "dbmon")]
+        Some(db) => {
+            let mut dr = nexus_dbmon::http::DbRouter::new(db.clone());
+            if let Some(t) = &m.inner.token {
+                dr = dr.bearer_token(t.clone());
+            }
+            r = r.nest("/api/v1/database", dr.build());
+        }
+        _ => {
+            r = r.route(
+                "/api/v1/database/{*rest}",
+                get(no_database).post(no_database),
+            )
+        }
+    }
+    if m.inner.cache_api.is_none() {
+        r = r.route(
+            "/api/v1/cache/{*rest}",
+            get(no_cache).post(no_cache).delete(no_cache),
+        );
+    }
+    r
+}
+
+async fn no_cache() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "no cache is served over HTTP (MonitorBuilder::cache_api)",
+    )
+}
+
+async fn no_database() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "database monitoring is not configured",
+    )
+}
+
+fn error(code: StatusCode, message: impl std::fmt::Display) -> Response {
+    (code, Json(json!({ "error": message.to_string() }))).into_response()
+}
+
+async fn health(State(m): State<Monitor>) -> Response {
+    Json(m.inner.health.report()).into_response()
+}
+
+async fn metrics_json(State(m): State<Monitor>) -> Response {
+    let h = m.inner.health.report();
+    let caches: Vec<_> = m.inner.caches.iter().map(|(_, s)| s()).collect();
+    let alerts = m.inner.engine.alerts();
+    let firing = alerts
+        .iter()
+        .filter(|a| a.state == nexus_alerting::AlertState::Firing)
+        .count();
+    let pending = alerts
+        .iter()
+        .filter(|a| a.state == nexus_alerting::AlertState::Pending)
+        .count();
+    Json(json!({
+        "service": m.inner.service,
+        "score": h.score.score,
+        "window": h.window,
+        "resources": h.resources,
+        "caches": caches,
+        "alerts": { "firing": firing, "pending": pending },
+    }))
+    .into_response()
+}
+
+async fn alerts(State(m): State<Monitor>) -> Response {
+    let silences: Vec<_> = m
+        .inner
+        .pipeline
+        .silences()
+        .into_iter()
+        .map(|(s, state)| json!({ "silence": s, "state": state }))
+        .collect();
+    Json(json!({
+        "rules": m.inner.engine.alerts(),
+        "notifications": m.inner.pipeline.alerts(),
+        "silences": silences,
+        "receivers": m.inner.pipeline.receivers(),
+    }))
+    .into_response()
+}
+
+async fn report_route(
+    State(m): State<Monitor>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let r = m.report().await;
+    let wants_html = q
+        .as_deref()
+        .is_some_and(|q| q.split('&').any(|p| p == "format=html"))
+        || headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
+    if wants_html {
+        Html(report::html(&r)).into_response()
+    } else {
+        Json(r).into_response()
+    }
+}
+
+async fn test_alert(
+    State(m): State<Monitor>,
+    headers: HeaderMap,
+    body: Option<Json<serde_json::Value>>,
+) -> Response {
+    if let Some(token) = &m.inner.token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let ok = given.is_some_and(|g| {
+            g.len() == token.len()
+                && g.bytes()
+                    .zip(token.bytes())
+                    .fold(0u8, |a, (x, y)| a | (x ^ y))
+                    == 0
+        });
+        if !ok {
+            return error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+        }
+    }
+    let wanted = match body.as_ref().map(|Json(v)| v.get("receiver")) {
+        None | Some(None) => None,
+        Some(Some(serde_json::Value::String(s))) => Some(s.clone()),
+        Some(Some(_)) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "receiver must be a string",
+            );
+        }
+    };
+    let receivers = match wanted {
+        Some(r) => {
+            if !m.inner.pipeline.receivers().contains(&r) {
+                return error(StatusCode::NOT_FOUND, format!("no receiver named {r:?}"));
+            }
+            vec![r]
+        }
+        None => m.inner.pipeline.receivers(),
+    };
+    let mut results = Vec::new();
+    let mut all_ok = true;
+    for r in receivers {
+        let outcome = m
+            .inner
+            .pipeline
+            .test_alert(&r, Duration::from_secs(10))
+            .await;
+        all_ok &= outcome.is_ok();
+        results.push(json!({ "receiver": r, "delivered": outcome.is_ok(), "error": outcome.err().map(|e| e.to_string()) }));
+    }
+    let code = if all_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
+    (code, Json(json!({ "results": results }))).into_response()
+}
+
+async fn prometheus(State(m): State<Monitor>) -> Response {
+    match &m.inner.prometheus {
+        Some(h) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            h.render(),
+        )
+            .into_response(),
+        None => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the Prometheus recorder is not installed in this process",
+        ),
+    }
+}
+
+async fn dashboard() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("dashboard.html"),
+    )
+        .into_response()
+}

@@ -1,0 +1,413 @@
+//! `examples/full_stack` started as a process: every `/api/v1/...` route answers with the
+//! documented JSON, `/metrics` passes `promtool check metrics`, the demo traffic makes an alert
+//! fire and reach a webhook run by the test, then resolve; and with Redis and PostgreSQL
+//! configured, the cache tiers and the database section are live.
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use http_body_util::{BodyExt, Full};
+use serde_json::Value;
+
+type Client = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    Full<Bytes>,
+>;
+
+fn client() -> Client {
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http()
+}
+
+async fn call(
+    c: &Client,
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    accept: &str,
+) -> (u16, String, http::HeaderMap) {
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("accept", accept);
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    let resp = c
+        .request(req.body(Full::from(body.unwrap_or("").to_owned())).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        String::from_utf8_lossy(&bytes).into_owned(),
+        headers,
+    )
+}
+
+async fn json(c: &Client, url: &str) -> Value {
+    let (s, b, _) = call(c, "GET", url, None, "application/json").await;
+    assert_eq!(s, 200, "{url}: {b}");
+    serde_json::from_str(&b).unwrap_or_else(|e| panic!("{url}: {e}: {b}"))
+}
+
+struct Service {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn example() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let p = dir.join("examples/full_stack");
+    assert!(
+        p.exists(),
+        "{} not built (cargo test builds examples with --features full)",
+        p.display()
+    );
+    p
+}
+
+async fn start(env: &[(&str, String)], args: &[&str]) -> Service {
+    let port = nexus_testkit::free_port();
+    let mut cmd = Command::new(example());
+    cmd.env("BIND", format!("127.0.0.1:{port}"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for k in [
+        "REDIS_URL",
+        "REDIS_CLUSTER_URLS",
+        "DATABASE_URL",
+        "WEBHOOK_URL",
+        "NEXUS_TOKEN",
+    ] {
+        cmd.env_remove(k);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let svc = Service {
+        child: cmd.spawn().unwrap(),
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let c = client();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ok = c
+            .get(format!("{}/livez", svc.base).parse().unwrap())
+            .await
+            .map(|r| r.status().is_success());
+        if ok.unwrap_or(false) {
+            return svc;
+        }
+        assert!(Instant::now() < deadline, "full_stack did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+type Hooks = Arc<Mutex<Vec<Value>>>;
+
+async fn record(State(got): State<Hooks>, body: Bytes) -> &'static str {
+    got.lock()
+        .unwrap()
+        .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+    "ok"
+}
+
+async fn webhook() -> (String, Hooks) {
+    let got: Hooks = Arc::default();
+    let app = Router::new().fallback(record).with_state(got.clone());
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    (url, got)
+}
+
+fn promtool_check_metrics(text: &str) {
+    use std::io::Write;
+    let mut child = Command::new(nexus_testkit::require("promtool"))
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "promtool check metrics:\n{report}");
+}
+
+fn alert_names(hooks: &Hooks, status: &str) -> Vec<String> {
+    hooks
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|h| h["alerts"].as_array().cloned().unwrap_or_default())
+        .filter(|a| a["status"] == status)
+        .filter_map(|a| a["labels"]["alertname"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_defaults_routes_metrics_and_an_alert_that_fires_and_resolves() {
+    let (hook, hooks) = webhook().await;
+    let svc = start(&[("WEBHOOK_URL", hook)], &["--demo-traffic"]).await;
+    let c = client();
+    let b = &svc.base;
+
+    let h = json(&c, &format!("{b}/api/v1/monitoring/health")).await;
+    assert!(
+        h["score"]["score"].is_number() && h["window"]["total"].is_object(),
+        "{h}"
+    );
+    let m = json(&c, &format!("{b}/api/v1/monitoring/metrics")).await;
+    assert_eq!(m["service"], "documents");
+    assert!(
+        m["caches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "documents"),
+        "{m}"
+    );
+    let a = json(&c, &format!("{b}/api/v1/monitoring/alerts")).await;
+    assert!(
+        a["rules"].is_array() && a["notifications"].is_array() && a["silences"].is_array(),
+        "{a}"
+    );
+    assert_eq!(a["receivers"], serde_json::json!(["log", "webhook"]));
+    let r = json(&c, &format!("{b}/api/v1/monitoring/report")).await;
+    for k in [
+        "health",
+        "slo",
+        "caches",
+        "database",
+        "alerts",
+        "notifications",
+        "recommendations",
+    ] {
+        assert!(!r[k].is_null(), "report lacks {k}: {r}");
+    }
+    assert_eq!(r["database"]["configured"], false);
+    let (s, html, _) = call(
+        &c,
+        "GET",
+        &format!("{b}/api/v1/monitoring/report"),
+        None,
+        "text/html",
+    )
+    .await;
+    assert!(
+        s == 200 && html.contains("<h1>documents — health report</h1>"),
+        "{html}"
+    );
+    let (s, body, _) = call(
+        &c,
+        "GET",
+        &format!("{b}/api/v1/database/stats"),
+        None,
+        "*/*",
+    )
+    .await;
+    assert_eq!(s, 404, "{body}");
+    assert!(body.contains("not configured"));
+    let cs = json(&c, &format!("{b}/api/v1/cache/stats")).await;
+    assert_eq!(cs["name"], "api");
+    let (s, body, _) = call(
+        &c,
+        "POST",
+        &format!("{b}/api/v1/cache/set"),
+        Some("{bad"),
+        "*/*",
+    )
+    .await;
+    assert_eq!(s, 400, "{body}");
+    for p in ["/livez", "/readyz", "/health"] {
+        let (s, _, _) = call(&c, "GET", &format!("{b}{p}"), None, "*/*").await;
+        assert_eq!(s, 200, "{p}");
+    }
+    let (s, page, _) = call(&c, "GET", &format!("{b}/dashboard"), None, "text/html").await;
+    assert!(
+        s == 200 && page.contains("<canvas") && !page.contains("https://"),
+        "no external resources"
+    );
+    // Correlation: every response carries an x-request-id.
+    let (_, _, headers) = call(&c, "GET", &format!("{b}/livez"), None, "*/*").await;
+    assert!(headers.contains_key("x-request-id"));
+
+    // The test alert goes end to end to the webhook.
+    let (s, body, _) = call(
+        &c,
+        "POST",
+        &format!("{b}/api/v1/monitoring/test-alert"),
+        Some(r#"{"receiver":"webhook"}"#),
+        "*/*",
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert!(alert_names(&hooks, "firing").contains(&"TestAlert".to_string()));
+    let (s, _, _) = call(
+        &c,
+        "POST",
+        &format!("{b}/api/v1/monitoring/test-alert"),
+        Some(r#"{"receiver":"nope"}"#),
+        "*/*",
+    )
+    .await;
+    assert_eq!(s, 404);
+
+    // /metrics in Prometheus text format, as promtool checks it.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let (s, text, headers) = call(&c, "GET", &format!("{b}/metrics"), None, "*/*").await;
+    assert_eq!(s, 200);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert!(
+        text.contains("http_server_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    promtool_check_metrics(&text);
+
+    // The demo's burst of errors fires HighErrorRate (for: 1m) and it resolves afterwards.
+    let deadline = Instant::now() + Duration::from_secs(200);
+    while !alert_names(&hooks, "firing").contains(&"HighErrorRate".to_string()) {
+        assert!(
+            Instant::now() < deadline,
+            "HighErrorRate never reached the webhook: {:?}",
+            hooks.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let r = json(&c, &format!("{b}/api/v1/monitoring/report")).await;
+    assert!(
+        r["health"]["score"]["score"].as_f64().unwrap() < 100.0,
+        "the score dropped"
+    );
+    while !alert_names(&hooks, "resolved").contains(&"HighErrorRate".to_string()) {
+        assert!(
+            Instant::now() < deadline,
+            "HighErrorRate never resolved: {:?}",
+            hooks.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_and_postgres_the_tiers_and_the_database_section_are_live() {
+    let redis = nexus_testkit::RedisServer::start();
+    let pg = nexus_testkit::PostgresServer::start();
+    let svc = start(
+        &[("REDIS_URL", redis.url()), ("DATABASE_URL", pg.url())],
+        &[],
+    )
+    .await;
+    let c = client();
+    let b = &svc.base;
+    let (s, body, _) = call(
+        &c,
+        "POST",
+        &format!("{b}/documents"),
+        Some(r#"{"title":"hello","body":"world"}"#),
+        "*/*",
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    let id = serde_json::from_str::<Value>(&body).unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    for _ in 0..3 {
+        let d = json(&c, &format!("{b}/documents/{id}")).await;
+        assert_eq!(d["title"], "hello");
+    }
+    let (s, _, _) = call(&c, "GET", &format!("{b}/documents/424242"), None, "*/*").await;
+    assert_eq!(s, 404);
+    let docs: Vec<Value> =
+        serde_json::from_value(json(&c, &format!("{b}/documents?q=hel")).await).unwrap();
+    assert_eq!(docs.len(), 1);
+    let m = json(&c, &format!("{b}/api/v1/monitoring/metrics")).await;
+    let docs_cache = m["caches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "documents")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        docs_cache["tiers"].as_array().unwrap().len(),
+        2,
+        "L1 + Redis: {docs_cache}"
+    );
+    assert_eq!(docs_cache["backplane"]["connected"], true);
+    let stats = json(&c, &format!("{b}/api/v1/database/stats")).await;
+    assert!(stats.is_object(), "{stats}");
+    let r = json(&c, &format!("{b}/api/v1/monitoring/report")).await;
+    assert_eq!(
+        (
+            r["database"]["configured"].clone(),
+            r["database"]["up"].clone()
+        ),
+        (Value::Bool(true), Value::Bool(true)),
+        "{}",
+        r["database"]
+    );
+    let h = json(&c, &format!("{b}/api/v1/monitoring/health")).await;
+    let probes: Vec<&str> = h["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(
+        probes.contains(&"postgres") && probes.contains(&"redis"),
+        "{probes:?}"
+    );
+}
+
+#[test]
+fn deploy_rules_pass_promtool_check() {
+    let out = Command::new(nexus_testkit::require("promtool"))
+        .args(["check", "rules"])
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus/rules.yml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for f in ["system-overview", "cache", "database"] {
+        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("deploy/grafana/{f}.json"));
+        let d: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        assert!(d["panels"].as_array().is_some_and(|p| !p.is_empty()), "{f}");
+    }
+}
