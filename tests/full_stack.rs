@@ -411,3 +411,94 @@ fn deploy_rules_pass_promtool_check() {
         assert!(d["panels"].as_array().is_some_and(|p| !p.is_empty()), "{f}");
     }
 }
+
+/// The text of the element with `id` in a dumped DOM.
+fn by_id(dom: &str, id: &str) -> Option<String> {
+    let at = dom.find(&format!("id=\"{id}\""))?;
+    let start = dom[at..].find('>')? + at + 1;
+    let end = dom[start..].find('<')? + start;
+    Some(dom[start..end].to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_renders_the_numbers_of_the_json_api_in_headless_chromium() {
+    let svc = start(&[], &[]).await;
+    let c = client();
+    let b = &svc.base;
+    for i in 0..5 {
+        call(
+            &c,
+            "POST",
+            &format!("{b}/documents"),
+            Some(&format!(r#"{{"title":"d{i}","body":"b"}}"#)),
+            "*/*",
+        )
+        .await;
+    }
+    for i in 0..40 {
+        call(
+            &c,
+            "GET",
+            &format!("{b}/documents/{}", 1 + i % 5),
+            None,
+            "*/*",
+        )
+        .await;
+    }
+    let chromium = nexus_testkit::require("chromium");
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=8000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("{b}/dashboard"))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        dom.contains("data-loaded=\"true\""),
+        "the page did not load its data:\n{dom}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = json(&c, &format!("{b}/api/v1/monitoring/report")).await;
+    assert_eq!(by_id(&dom, "service").as_deref(), Some("documents"));
+    for comp in r["health"]["score"]["components"].as_array().unwrap() {
+        let name = comp["name"].as_str().unwrap();
+        if name == "resources" {
+            continue; // host figures move between the page's read and ours
+        }
+        let want = format!(
+            "{:.1} / {}",
+            comp["points"].as_f64().unwrap(),
+            comp["weight"].as_f64().unwrap()
+        );
+        assert_eq!(
+            by_id(&dom, &format!("component-{name}")),
+            Some(want),
+            "{name}"
+        );
+    }
+    let docs = r["caches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "documents")
+        .unwrap();
+    let ratio = format!("{:.3}", docs["tiers"][0]["hit_ratio"].as_f64().unwrap());
+    assert_eq!(by_id(&dom, "cache-documents-l1"), Some(ratio));
+    assert!(
+        dom.contains("data-route=\"/documents/{id}\""),
+        "the route table lists the read route"
+    );
+    assert_eq!(by_id(&dom, "database").as_deref(), Some("not configured"));
+}
