@@ -240,7 +240,22 @@ struct Inner<V> {
     refreshes: Counter,
     refreshing: Mutex<std::collections::HashSet<String>>,
     advisor: Option<(crate::advisor::Gate, Mutex<crate::advisor::Shards>, Counter)>,
+    hot: Option<crate::hot::HotKeys>,
     _v: PhantomData<fn() -> V>,
+}
+
+/// What [`TieredCache::warm`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct WarmReport {
+    /// Keys requested.
+    pub keys: usize,
+    /// Keys that were already in some tier.
+    pub already_cached: usize,
+    /// Keys loaded by the loader.
+    pub loaded: usize,
+    /// Keys whose load failed.
+    pub failed: usize,
 }
 
 /// What [`TieredCache::optimize`] concluded and changed.
@@ -298,10 +313,19 @@ pub struct TieredCacheBuilder<V> {
     defaults: EntryOptions,
     breaker: (u32, Duration),
     advisor: Option<(f64, u64)>,
+    hot: Option<(usize, Option<Duration>)>,
     _v: PhantomData<fn() -> V>,
 }
 
 impl<V: CacheValue> TieredCacheBuilder<V> {
+    /// Tracks the `k` hottest keys (a count-min sketch with aging and a top-K list), for
+    /// [`TieredCache::hot_keys`] and for publishing them to Redis every `publish_every`, so a new
+    /// instance can preload its L1 from the fleet's hot set ([`TieredCache::preload`]).
+    pub fn hot_keys(mut self, k: usize, publish_every: Option<Duration>) -> Self {
+        self.hot = Some((k, publish_every));
+        self
+    }
+
     /// Samples the key stream for the capacity/TTL advisor ([`TieredCache::advise`],
     /// [`TieredCache::optimize`]): a `rate` of keys (e.g. 0.01), capacities up to
     /// `max_capacity` entries. A sampled access takes a short lock; unsampled ones cost a hash.
@@ -462,8 +486,13 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
                 let shards = crate::advisor::Shards::new(rate, max);
                 (shards.gate(), Mutex::new(shards), Counter::new())
             }),
+            hot: self.hot.map(|(k, _)| crate::hot::HotKeys::new(k)),
             _v: PhantomData,
         });
+        if let (Some((_, Some(every))), Ok(rt)) = (self.hot, tokio::runtime::Handle::try_current())
+        {
+            rt.spawn(hot_loop(Arc::downgrade(&inner), every));
+        }
         if let (Some(link), Some(rx)) = (&inner.link, outbox_rx) {
             tokio::spawn(publisher(Arc::downgrade(&inner), rx));
             tokio::spawn(listener(Arc::downgrade(&inner), link.backplane.subscribe()));
@@ -485,6 +514,19 @@ async fn publish_loop<V: CacheValue>(inner: Weak<Inner<V>>, every: Duration) {
         match inner.upgrade() {
             Some(i) => TieredCache { inner: i }.publish_metrics(),
             None => return,
+        }
+    }
+}
+
+async fn hot_loop<V: CacheValue>(inner: Weak<Inner<V>>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(i) = inner.upgrade() else { return };
+        if let Err(e) = (TieredCache { inner: i }).publish_hot_keys().await {
+            tracing::debug!(error = %e, "hot keys not published");
         }
     }
 }
@@ -619,6 +661,7 @@ impl<V: CacheValue> TieredCache<V> {
             defaults: EntryOptions::default(),
             breaker: (5, Duration::from_secs(5)),
             advisor: None,
+            hot: None,
             _v: PhantomData,
         }
     }
@@ -1247,6 +1290,92 @@ impl<V: CacheValue> TieredCache<V> {
         }
     }
 
+    /// The hottest keys of this instance with their estimated recent accesses, hottest first
+    /// (needs [`TieredCacheBuilder::hot_keys`]).
+    pub fn hot_keys(&self) -> Vec<(String, u64)> {
+        self.inner.hot.as_ref().map(|h| h.top()).unwrap_or_default()
+    }
+
+    /// Adds this instance's hot keys to the fleet's hot set in the remote tiers; returns how
+    /// many were published.
+    pub async fn publish_hot_keys(&self) -> Result<usize, CacheError> {
+        let keys = self.hot_keys();
+        let mut first_err = None;
+        for level in self.inner.levels.iter().filter(|l| l.memory.is_none()) {
+            if let Err(e) = level.tier.publish_hot_keys(&keys).await {
+                first_err.get_or_insert(self.tier_err(level, e));
+            }
+        }
+        first_err.map_or(Ok(keys.len()), Err)
+    }
+
+    /// Loads `keys` that no tier holds yet, `concurrency` at a time, through the cache (each
+    /// key at most once, with single flight). Loader failures are counted, not returned.
+    pub async fn warm<I, F, Fut, E>(&self, keys: I, concurrency: usize, loader: F) -> WarmReport
+    where
+        I: IntoIterator<Item = String>,
+        F: Fn(String) -> Fut + Send + Sync,
+        Fut: Future<Output = Result<V, E>> + Send,
+        E: Into<Box<dyn StdError + Send + Sync>> + Send,
+    {
+        use futures_util::StreamExt;
+        let keys: Vec<String> = keys.into_iter().collect();
+        let report = Mutex::new(WarmReport {
+            keys: keys.len(),
+            ..WarmReport::default()
+        });
+        let loader = &loader;
+        let report_ref = &report;
+        futures_util::stream::iter(keys)
+            .for_each_concurrent(concurrency.max(1), |key| async move {
+                if matches!(self.get(&key).await, Ok(Some(_))) {
+                    report_ref
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .already_cached += 1;
+                    return;
+                }
+                let k2 = key.clone();
+                let r = self.get_or_load(&key, move || loader(k2)).await;
+                let mut rep = report_ref.lock().unwrap_or_else(|e| e.into_inner());
+                if r.is_ok() {
+                    rep.loaded += 1
+                } else {
+                    rep.failed += 1
+                }
+            })
+            .await;
+        report.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Preloads L1 with the fleet's `n` hottest keys (as published by the instances'
+    /// [`publish_hot_keys`](Self::publish_hot_keys)): from the remote tiers when they hold the
+    /// value, else through `loader`. Call it at start.
+    pub async fn preload<F, Fut, E>(
+        &self,
+        n: usize,
+        concurrency: usize,
+        loader: F,
+    ) -> Result<WarmReport, CacheError>
+    where
+        F: Fn(String) -> Fut + Send + Sync,
+        Fut: Future<Output = Result<V, E>> + Send,
+        E: Into<Box<dyn StdError + Send + Sync>> + Send,
+    {
+        let mut keys = Vec::new();
+        for level in self.inner.levels.iter().filter(|l| l.memory.is_none()) {
+            match level.tier.hot_keys(n).await {
+                Ok(k) if !k.is_empty() => {
+                    keys = k;
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => return Err(self.tier_err(level, e)),
+            }
+        }
+        Ok(self.warm(keys, concurrency, loader).await)
+    }
+
     /// The advisor's figures for reaching `target` hit ratio (needs
     /// [`TieredCacheBuilder::advisor`]).
     pub fn advise(&self, target: f64) -> Option<crate::advisor::Advice> {
@@ -1358,6 +1487,9 @@ impl<V: CacheValue> TieredCache<V> {
     /// Feeds the advisor (a hash, and a short lock for sampled keys only).
     #[inline]
     fn observe(&self, key: &str) {
+        if let Some(hot) = &self.inner.hot {
+            hot.record(key);
+        }
         if let Some((gate, shards, seen)) = &self.inner.advisor {
             bump(seen);
             if let Some(h) = gate.sample(key) {

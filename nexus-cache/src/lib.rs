@@ -8,6 +8,7 @@ mod cache;
 pub mod codec;
 mod error;
 pub mod expiry;
+mod hot;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "http")]

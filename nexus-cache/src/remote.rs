@@ -78,6 +78,27 @@ impl Settings {
     fn tag_key(&self, tag: &str) -> String {
         format!("{}:t:{tag}", self.prefix)
     }
+
+    /// The fleet's hot set: a sorted set of keys by accumulated accesses.
+    fn hot_key(&self) -> String {
+        format!("{}:hot", self.prefix)
+    }
+
+    /// `ZINCRBY` each key, keep the 1 000 hottest, expire in a day.
+    fn hot_pipeline(&self, keys: &[(String, u64)]) -> Pipeline {
+        let set = self.hot_key();
+        let mut pipe = redis::pipe();
+        for (k, n) in keys {
+            pipe.cmd("ZINCRBY").arg(&set).arg(*n).arg(k).ignore();
+        }
+        pipe.cmd("ZREMRANGEBYRANK")
+            .arg(&set)
+            .arg(0)
+            .arg(-1001)
+            .ignore();
+        pipe.cmd("PEXPIRE").arg(&set).arg(86_400_000u64).ignore();
+        pipe
+    }
 }
 
 macro_rules! builder_methods {
@@ -445,6 +466,29 @@ impl Tier for RedisTier {
         Ok(count(&deleted))
     }
 
+    async fn publish_hot_keys(&self, keys: &[(String, u64)]) -> Result<(), TierError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn.clone();
+        self.settings
+            .hot_pipeline(keys)
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn hot_keys(&self, n: usize) -> Result<Vec<String>, TierError> {
+        let mut conn = self.conn.clone();
+        let keys: Vec<String> = redis::cmd("ZREVRANGE")
+            .arg(self.settings.hot_key())
+            .arg(0)
+            .arg(n.max(1) as i64 - 1)
+            .query_async(&mut conn)
+            .await?;
+        Ok(keys)
+    }
+
     async fn clear(&self) -> Result<(), TierError> {
         let mut conn = self.conn.clone();
         let pattern = format!("{}:*", self.settings.prefix);
@@ -606,6 +650,30 @@ mod cluster_impl {
             )
             .await?;
             Ok(count(&data))
+        }
+
+        async fn publish_hot_keys(&self, keys: &[(String, u64)]) -> Result<(), TierError> {
+            if keys.is_empty() {
+                return Ok(());
+            }
+            // One key, one slot: the cluster connection routes the pipeline there.
+            let mut conn = self.conn.clone();
+            self.settings
+                .hot_pipeline(keys)
+                .query_async::<()>(&mut conn)
+                .await?;
+            Ok(())
+        }
+
+        async fn hot_keys(&self, n: usize) -> Result<Vec<String>, TierError> {
+            let mut conn = self.conn.clone();
+            let keys: Vec<String> = redis::cmd("ZREVRANGE")
+                .arg(self.settings.hot_key())
+                .arg(0)
+                .arg(n.max(1) as i64 - 1)
+                .query_async(&mut conn)
+                .await?;
+            Ok(keys)
         }
 
         async fn clear(&self) -> Result<(), TierError> {

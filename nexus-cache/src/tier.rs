@@ -93,4 +93,15 @@ pub trait Tier: fmt::Debug + Send + Sync + 'static {
 
     /// Removes every entry of this cache (never other data sharing the store).
     async fn clear(&self) -> Result<(), TierError>;
+
+    /// Adds this instance's hot keys (key, estimated accesses) to the fleet's hot set in the
+    /// shared store. Stores that are not shared ignore it.
+    async fn publish_hot_keys(&self, _keys: &[(String, u64)]) -> Result<(), TierError> {
+        Ok(())
+    }
+
+    /// The fleet's `n` hottest keys, hottest first (empty for stores that are not shared).
+    async fn hot_keys(&self, _n: usize) -> Result<Vec<String>, TierError> {
+        Ok(Vec::new())
+    }
 }
