@@ -241,7 +241,18 @@ struct Inner<V> {
     refreshing: Mutex<std::collections::HashSet<String>>,
     advisor: Option<(crate::advisor::Gate, Mutex<crate::advisor::Shards>, Counter)>,
     hot: Option<crate::hot::HotKeys>,
+    distributed: Option<Duration>,
     _v: PhantomData<fn() -> V>,
+}
+
+/// The outcome of waiting for the distributed lock.
+enum Lock<V> {
+    /// We hold it (level index, token): load, write, unlock.
+    Held(usize, String),
+    /// Another instance loaded the value meanwhile.
+    Filled(Arc<V>),
+    /// No lock available (no remote tier with locks, Redis down, or waited too long): load.
+    Unavailable,
 }
 
 /// What [`TieredCache::warm`] did.
@@ -314,10 +325,20 @@ pub struct TieredCacheBuilder<V> {
     breaker: (u32, Duration),
     advisor: Option<(f64, u64)>,
     hot: Option<(usize, Option<Duration>)>,
+    distributed: Option<Duration>,
     _v: PhantomData<fn() -> V>,
 }
 
 impl<V: CacheValue> TieredCacheBuilder<V> {
+    /// Distributed single flight: at most one loader across instances for a key, through a
+    /// Redis lock (`SET NX PX lock_ttl`) in the first remote tier. Other instances wait for
+    /// the value to appear; if the holder dies, its lock expires after `lock_ttl` and a waiter
+    /// loads instead. Without a reachable Redis, loads are single-flight per instance only.
+    pub fn distributed_single_flight(mut self, lock_ttl: Duration) -> Self {
+        self.distributed = Some(lock_ttl);
+        self
+    }
+
     /// Tracks the `k` hottest keys (a count-min sketch with aging and a top-K list), for
     /// [`TieredCache::hot_keys`] and for publishing them to Redis every `publish_every`, so a new
     /// instance can preload its L1 from the fleet's hot set ([`TieredCache::preload`]).
@@ -487,6 +508,7 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
                 (shards.gate(), Mutex::new(shards), Counter::new())
             }),
             hot: self.hot.map(|(k, _)| crate::hot::HotKeys::new(k)),
+            distributed: self.distributed,
             _v: PhantomData,
         });
         if let (Some((_, Some(every))), Ok(rt)) = (self.hot, tokio::runtime::Handle::try_current())
@@ -662,6 +684,7 @@ impl<V: CacheValue> TieredCache<V> {
             breaker: (5, Duration::from_secs(5)),
             advisor: None,
             hot: None,
+            distributed: None,
             _v: PhantomData,
         }
     }
@@ -791,6 +814,29 @@ impl<V: CacheValue> TieredCache<V> {
             self.promote(key, &f).await;
             return Ok(f.value);
         }
+        let held = match self.distributed_lock(key).await {
+            Lock::Filled(v) => return Ok(v),
+            Lock::Held(level, token) => Some((level, token)),
+            Lock::Unavailable => None,
+        };
+        let r = self.load_now(key, options, loader).await;
+        if let Some((level, token)) = held {
+            self.distributed_unlock(level, key, &token).await;
+        }
+        r
+    }
+
+    async fn load_now<F, Fut, E>(
+        &self,
+        key: &str,
+        options: &EntryOptions,
+        loader: F,
+    ) -> Result<Arc<V>, CacheError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+        E: Into<Box<dyn StdError + Send + Sync>>,
+    {
         bump(&self.inner.loads);
         let start = quanta::Instant::now();
         let loaded = match options.hard_timeout.or(self.inner.defaults.hard_timeout) {
@@ -895,6 +941,7 @@ impl<V: CacheValue> TieredCache<V> {
         key: &str,
         options: &EntryOptions,
         loader: F,
+        held: Option<(usize, String)>,
     ) -> tokio::task::JoinHandle<Result<Arc<V>, CacheError>>
     where
         F: FnOnce() -> Fut + Send + 'static,
@@ -923,7 +970,7 @@ impl<V: CacheValue> TieredCache<V> {
             me.inner
                 .load_latency
                 .record(start.elapsed().as_nanos() as u64);
-            match loaded {
+            let r = match loaded {
                 Ok(v) => {
                     let v = Arc::new(v);
                     if let Err(e) = me.write(&key, v.clone(), &opts).await {
@@ -937,7 +984,11 @@ impl<V: CacheValue> TieredCache<V> {
                     }
                     Err(e)
                 }
+            };
+            if let Some((level, token)) = held {
+                me.distributed_unlock(level, &key, &token).await;
             }
+            r
         })
     }
 
@@ -959,7 +1010,12 @@ impl<V: CacheValue> TieredCache<V> {
             self.promote(key, &f).await;
             return Ok(f.value);
         }
-        let mut task = self.spawn_load(key, options, loader);
+        let held = match self.distributed_lock(key).await {
+            Lock::Filled(v) => return Ok(v),
+            Lock::Held(level, token) => Some((level, token)),
+            Lock::Unavailable => None,
+        };
+        let mut task = self.spawn_load(key, options, loader, held);
         let soft = options.soft_timeout.or(self.inner.defaults.soft_timeout);
         if let (Some(stale), Some(soft)) = (self.l1_stale(key), soft) {
             tokio::select! {
@@ -1010,7 +1066,7 @@ impl<V: CacheValue> TieredCache<V> {
             return;
         }
         bump(&self.inner.refreshes);
-        let task = self.spawn_load(key, options, loader);
+        let task = self.spawn_load(key, options, loader, None);
         let me = self.clone();
         let key = key.to_owned();
         tokio::spawn(async move {
@@ -1483,6 +1539,46 @@ impl<V: CacheValue> TieredCache<V> {
     }
 
     // ---- internals ----
+
+    /// Takes the distributed lock of `key`, or waits for another instance's value.
+    async fn distributed_lock(&self, key: &str) -> Lock<V> {
+        let Some(ttl) = self.inner.distributed else {
+            return Lock::Unavailable;
+        };
+        let token = format!("{:016x}{:016x}", random_origin(), now_millis());
+        let deadline = tokio::time::Instant::now() + ttl * 3 + Duration::from_secs(1);
+        let first = self.first_remote();
+        loop {
+            let mut contended = false;
+            for (i, level) in self.inner.levels.iter().enumerate().skip(first) {
+                match level.tier.try_lock(key, &token, ttl).await {
+                    Ok(Some(true)) => return Lock::Held(i, token),
+                    Ok(Some(false)) => {
+                        contended = true;
+                        break;
+                    }
+                    Ok(None) => continue,
+                    Err(_) => return Lock::Unavailable,
+                }
+            }
+            if !contended || tokio::time::Instant::now() >= deadline {
+                return Lock::Unavailable;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if let (Some(f), _) = self.lookup(key, first).await {
+                self.promote(key, &f).await;
+                return Lock::Filled(f.value);
+            }
+        }
+    }
+
+    async fn distributed_unlock(&self, level: usize, key: &str, token: &str) {
+        if let Some(l) = self.inner.levels.get(level)
+            && let Err(e) = l.tier.unlock(key, token).await
+        {
+            tracing::debug!(cache = %self.inner.name, key, error = %e, "distributed lock not released (it expires)");
+        }
+    }
 
     /// Feeds the advisor (a hash, and a short lock for sampled keys only).
     #[inline]

@@ -33,6 +33,9 @@ use crate::tier::{Entry, Tier, Value};
 const FRAME_VERSION: u8 = 1;
 const DEL_BATCH: usize = 500;
 
+/// Deletes the lock only if it still holds our token (a late holder never frees another's).
+const UNLOCK: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+
 /// Settings shared by both Redis tiers.
 #[derive(Debug, Clone)]
 struct Settings {
@@ -77,6 +80,11 @@ impl Settings {
 
     fn tag_key(&self, tag: &str) -> String {
         format!("{}:t:{tag}", self.prefix)
+    }
+
+    /// The distributed single-flight lock of a key.
+    fn lock_key(&self, key: &str) -> String {
+        format!("{}:l:{key}", self.prefix)
     }
 
     /// The fleet's hot set: a sorted set of keys by accumulated accesses.
@@ -466,6 +474,36 @@ impl Tier for RedisTier {
         Ok(count(&deleted))
     }
 
+    async fn try_lock(
+        &self,
+        key: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> Result<Option<bool>, TierError> {
+        let mut conn = self.conn.clone();
+        let r: Option<String> = redis::cmd("SET")
+            .arg(self.settings.lock_key(key))
+            .arg(token)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl.as_millis().max(1) as u64)
+            .query_async(&mut conn)
+            .await?;
+        Ok(Some(r.is_some()))
+    }
+
+    async fn unlock(&self, key: &str, token: &str) -> Result<(), TierError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("EVAL")
+            .arg(UNLOCK)
+            .arg(1)
+            .arg(self.settings.lock_key(key))
+            .arg(token)
+            .query_async::<i64>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
     async fn publish_hot_keys(&self, keys: &[(String, u64)]) -> Result<(), TierError> {
         if keys.is_empty() {
             return Ok(());
@@ -650,6 +688,36 @@ mod cluster_impl {
             )
             .await?;
             Ok(count(&data))
+        }
+
+        async fn try_lock(
+            &self,
+            key: &str,
+            token: &str,
+            ttl: Duration,
+        ) -> Result<Option<bool>, TierError> {
+            let mut conn = self.conn.clone();
+            let r: Option<String> = redis::cmd("SET")
+                .arg(self.settings.lock_key(key))
+                .arg(token)
+                .arg("NX")
+                .arg("PX")
+                .arg(ttl.as_millis().max(1) as u64)
+                .query_async(&mut conn)
+                .await?;
+            Ok(Some(r.is_some()))
+        }
+
+        async fn unlock(&self, key: &str, token: &str) -> Result<(), TierError> {
+            let mut conn = self.conn.clone();
+            redis::cmd("EVAL")
+                .arg(UNLOCK)
+                .arg(1)
+                .arg(self.settings.lock_key(key))
+                .arg(token)
+                .query_async::<i64>(&mut conn)
+                .await?;
+            Ok(())
         }
 
         async fn publish_hot_keys(&self, keys: &[(String, u64)]) -> Result<(), TierError> {

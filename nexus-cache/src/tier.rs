@@ -100,6 +100,22 @@ pub trait Tier: fmt::Debug + Send + Sync + 'static {
         Ok(())
     }
 
+    /// Takes the distributed load lock of `key` for `ttl` with this `token` (`SET NX PX`).
+    /// `None` when the store has no locks (in-process tiers).
+    async fn try_lock(
+        &self,
+        _key: &str,
+        _token: &str,
+        _ttl: Duration,
+    ) -> Result<Option<bool>, TierError> {
+        Ok(None)
+    }
+
+    /// Releases the lock of `key` if `token` still holds it.
+    async fn unlock(&self, _key: &str, _token: &str) -> Result<(), TierError> {
+        Ok(())
+    }
+
     /// The fleet's `n` hottest keys, hottest first (empty for stores that are not shared).
     async fn hot_keys(&self, _n: usize) -> Result<Vec<String>, TierError> {
         Ok(Vec::new())
