@@ -553,6 +553,29 @@ async fn hot_loop<V: CacheValue>(inner: Weak<Inner<V>>, every: Duration) {
     }
 }
 
+/// Runs a loader's future under the hard timeout (counted when it strikes).
+async fn run_loader<V, Fut, E>(
+    fut: Fut,
+    hard: Option<Duration>,
+    hard_timeouts: &Counter,
+) -> Result<V, CacheError>
+where
+    Fut: Future<Output = Result<V, E>>,
+    E: Into<Box<dyn StdError + Send + Sync>>,
+{
+    let loaded = match hard {
+        Some(limit) => match tokio::time::timeout(limit, fut).await {
+            Ok(r) => r,
+            Err(_) => {
+                bump(hard_timeouts);
+                return Err(CacheError::LoaderTimeout(limit));
+            }
+        },
+        None => fut.await,
+    };
+    loaded.map_err(|e| CacheError::Loader(Arc::from(e.into())))
+}
+
 fn random_origin() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -839,18 +862,8 @@ impl<V: CacheValue> TieredCache<V> {
     {
         bump(&self.inner.loads);
         let start = quanta::Instant::now();
-        let loaded = match options.hard_timeout.or(self.inner.defaults.hard_timeout) {
-            Some(limit) => match tokio::time::timeout(limit, loader()).await {
-                Ok(r) => r.map_err(|e| CacheError::Loader(Arc::from(e.into()))),
-                Err(_) => {
-                    bump(&self.inner.hard_timeouts);
-                    Err(CacheError::LoaderTimeout(limit))
-                }
-            },
-            None => loader()
-                .await
-                .map_err(|e| CacheError::Loader(Arc::from(e.into()))),
-        };
+        let hard = options.hard_timeout.or(self.inner.defaults.hard_timeout);
+        let loaded = run_loader(loader(), hard, &self.inner.hard_timeouts).await;
         self.inner
             .load_latency
             .record(start.elapsed().as_nanos() as u64);
@@ -955,18 +968,7 @@ impl<V: CacheValue> TieredCache<V> {
         let hard = options.hard_timeout.or(self.inner.defaults.hard_timeout);
         tokio::spawn(async move {
             let start = quanta::Instant::now();
-            let loaded = match hard {
-                Some(limit) => match tokio::time::timeout(limit, loader()).await {
-                    Ok(r) => r.map_err(|e| CacheError::Loader(Arc::from(e.into()))),
-                    Err(_) => {
-                        bump(&me.inner.hard_timeouts);
-                        Err(CacheError::LoaderTimeout(limit))
-                    }
-                },
-                None => loader()
-                    .await
-                    .map_err(|e| CacheError::Loader(Arc::from(e.into()))),
-            };
+            let loaded = run_loader(loader(), hard, &me.inner.hard_timeouts).await;
             me.inner
                 .load_latency
                 .record(start.elapsed().as_nanos() as u64);

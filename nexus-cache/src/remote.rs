@@ -107,6 +107,29 @@ impl Settings {
         pipe.cmd("PEXPIRE").arg(&set).arg(86_400_000u64).ignore();
         pipe
     }
+
+    /// `SET lock token NX PX ttl`: replies OK (taken) or nil (held by someone else).
+    fn lock_cmd(&self, key: &str, token: &str, ttl: Duration) -> Cmd {
+        let mut c = redis::cmd("SET");
+        c.arg(self.lock_key(key))
+            .arg(token)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl.as_millis().max(1) as u64);
+        c
+    }
+
+    fn unlock_cmd(&self, key: &str, token: &str) -> Cmd {
+        let mut c = redis::cmd("EVAL");
+        c.arg(UNLOCK).arg(1).arg(self.lock_key(key)).arg(token);
+        c
+    }
+
+    fn hot_read_cmd(&self, n: usize) -> Cmd {
+        let mut c = redis::cmd("ZREVRANGE");
+        c.arg(self.hot_key()).arg(0).arg(n.max(1) as i64 - 1);
+        c
+    }
 }
 
 macro_rules! builder_methods {
@@ -481,12 +504,9 @@ impl Tier for RedisTier {
         ttl: Duration,
     ) -> Result<Option<bool>, TierError> {
         let mut conn = self.conn.clone();
-        let r: Option<String> = redis::cmd("SET")
-            .arg(self.settings.lock_key(key))
-            .arg(token)
-            .arg("NX")
-            .arg("PX")
-            .arg(ttl.as_millis().max(1) as u64)
+        let r: Option<String> = self
+            .settings
+            .lock_cmd(key, token, ttl)
             .query_async(&mut conn)
             .await?;
         Ok(Some(r.is_some()))
@@ -494,11 +514,8 @@ impl Tier for RedisTier {
 
     async fn unlock(&self, key: &str, token: &str) -> Result<(), TierError> {
         let mut conn = self.conn.clone();
-        redis::cmd("EVAL")
-            .arg(UNLOCK)
-            .arg(1)
-            .arg(self.settings.lock_key(key))
-            .arg(token)
+        self.settings
+            .unlock_cmd(key, token)
             .query_async::<i64>(&mut conn)
             .await?;
         Ok(())
@@ -508,6 +525,7 @@ impl Tier for RedisTier {
         if keys.is_empty() {
             return Ok(());
         }
+        // One key, one slot: on a cluster the connection routes the pipeline there.
         let mut conn = self.conn.clone();
         self.settings
             .hot_pipeline(keys)
@@ -518,13 +536,7 @@ impl Tier for RedisTier {
 
     async fn hot_keys(&self, n: usize) -> Result<Vec<String>, TierError> {
         let mut conn = self.conn.clone();
-        let keys: Vec<String> = redis::cmd("ZREVRANGE")
-            .arg(self.settings.hot_key())
-            .arg(0)
-            .arg(n.max(1) as i64 - 1)
-            .query_async(&mut conn)
-            .await?;
-        Ok(keys)
+        Ok(self.settings.hot_read_cmd(n).query_async(&mut conn).await?)
     }
 
     async fn clear(&self) -> Result<(), TierError> {
@@ -697,12 +709,9 @@ mod cluster_impl {
             ttl: Duration,
         ) -> Result<Option<bool>, TierError> {
             let mut conn = self.conn.clone();
-            let r: Option<String> = redis::cmd("SET")
-                .arg(self.settings.lock_key(key))
-                .arg(token)
-                .arg("NX")
-                .arg("PX")
-                .arg(ttl.as_millis().max(1) as u64)
+            let r: Option<String> = self
+                .settings
+                .lock_cmd(key, token, ttl)
                 .query_async(&mut conn)
                 .await?;
             Ok(Some(r.is_some()))
@@ -710,11 +719,8 @@ mod cluster_impl {
 
         async fn unlock(&self, key: &str, token: &str) -> Result<(), TierError> {
             let mut conn = self.conn.clone();
-            redis::cmd("EVAL")
-                .arg(UNLOCK)
-                .arg(1)
-                .arg(self.settings.lock_key(key))
-                .arg(token)
+            self.settings
+                .unlock_cmd(key, token)
                 .query_async::<i64>(&mut conn)
                 .await?;
             Ok(())
@@ -724,7 +730,7 @@ mod cluster_impl {
             if keys.is_empty() {
                 return Ok(());
             }
-            // One key, one slot: the cluster connection routes the pipeline there.
+            // One key, one slot: on a cluster the connection routes the pipeline there.
             let mut conn = self.conn.clone();
             self.settings
                 .hot_pipeline(keys)
@@ -735,13 +741,7 @@ mod cluster_impl {
 
         async fn hot_keys(&self, n: usize) -> Result<Vec<String>, TierError> {
             let mut conn = self.conn.clone();
-            let keys: Vec<String> = redis::cmd("ZREVRANGE")
-                .arg(self.settings.hot_key())
-                .arg(0)
-                .arg(n.max(1) as i64 - 1)
-                .query_async(&mut conn)
-                .await?;
-            Ok(keys)
+            Ok(self.settings.hot_read_cmd(n).query_async(&mut conn).await?)
         }
 
         async fn clear(&self) -> Result<(), TierError> {
