@@ -6,6 +6,7 @@
 //! cargo run --release --features full --example full_stack                  # embedded defaults
 //! cargo run --release --features full --example full_stack -- --demo-traffic # see an alert fire and resolve
 //! REDIS_URL=redis://127.0.0.1:6379/ DATABASE_URL=postgres://… WEBHOOK_URL=http://… BIND=0.0.0.0:8080 \
+//!   OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 \
 //!   cargo run --release --features full --example full_stack
 //! ```
 //!
@@ -242,7 +243,9 @@ async fn demo_traffic(base: String, faults: Arc<AtomicU64>) {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber_init();
+    let otlp = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok();
+    let _telemetry =
+        nexus::monitor::telemetry::init("documents", otlp.as_deref()).map_err(|e| e.to_string())?;
     let demo = std::env::args().any(|a| a == "--demo-traffic");
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let mut layout = Vec::new();
@@ -390,11 +393,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     Ok(())
-}
-
-fn tracing_subscriber_init() {
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_target(false)
-        .init();
 }

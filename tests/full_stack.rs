@@ -502,3 +502,60 @@ async fn the_dashboard_renders_the_numbers_of_the_json_api_in_headless_chromium(
     );
     assert_eq!(by_id(&dom, "database").as_deref(), Some("not configured"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_spans_with_their_request_id_are_exported_over_otlp() {
+    // An OTLP/HTTP receiver run by the test: records what is POSTed to /v1/traces.
+    let got: Arc<Mutex<Vec<(String, String, Vec<u8>)>>> = Arc::default();
+    async fn traces(
+        State(got): State<Arc<Mutex<Vec<(String, String, Vec<u8>)>>>>,
+        uri: http::Uri,
+        headers: http::HeaderMap,
+        body: Bytes,
+    ) -> &'static str {
+        let ct = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        got.lock()
+            .unwrap()
+            .push((uri.path().to_owned(), ct, body.to_vec()));
+        ""
+    }
+    let app = Router::new().fallback(traces).with_state(got.clone());
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+
+    let svc = start(&[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)], &[]).await;
+    let c = client();
+    let req = http::Request::get(format!("{}/livez", svc.base))
+        .header("x-request-id", "test-req-4242")
+        .body(Full::from(""))
+        .unwrap();
+    let resp = c.request(req).await.unwrap();
+    assert_eq!(
+        resp.headers()["x-request-id"],
+        "test-req-4242",
+        "the id is echoed"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = got.lock().unwrap().iter().any(|(path, ct, body)| {
+            path == "/v1/traces"
+                && ct == "application/x-protobuf"
+                && body
+                    .windows(b"test-req-4242".len())
+                    .any(|w| w == b"test-req-4242")
+        });
+        if found {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no span with the request id reached the OTLP receiver"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

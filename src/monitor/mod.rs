@@ -34,6 +34,8 @@ mod describe;
 mod report;
 mod routes;
 mod source;
+#[cfg(feature = "otlp")]
+pub mod telemetry;
 
 use std::sync::Arc;
 use std::time::Duration;
