@@ -505,10 +505,11 @@ async fn the_dashboard_renders_the_numbers_of_the_json_api_in_headless_chromium(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_spans_with_their_request_id_are_exported_over_otlp() {
-    // An OTLP/HTTP receiver run by the test: records what is POSTed to /v1/traces.
-    let got: Arc<Mutex<Vec<(String, String, Vec<u8>)>>> = Arc::default();
+    // An OTLP/HTTP receiver run by the test: records (path, content type, body) of each POST.
+    type Posts = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
+    let got: Posts = Arc::default();
     async fn traces(
-        State(got): State<Arc<Mutex<Vec<(String, String, Vec<u8>)>>>>,
+        State(got): State<Posts>,
         uri: http::Uri,
         headers: http::HeaderMap,
         body: Bytes,
