@@ -3,7 +3,7 @@
 //! (protobuf) to `{endpoint}/v1/traces`, batched on the Tokio runtime.
 //!
 //! ```no_run
-//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! // OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318
 //! let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok();
 //! let _telemetry = nexus::monitor::telemetry::init("documents", endpoint.as_deref())?;
