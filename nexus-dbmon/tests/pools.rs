@@ -24,8 +24,18 @@ async fn sqlx_pool_waits_and_timeouts_are_seen() {
     let observed = ObservedPgPool::with_slow_acquire(pool, Duration::from_millis(100));
     let a = observed.acquire().await.unwrap();
     let b = observed.acquire().await.unwrap();
-    let s = observed.status();
-    assert_eq!((s.kind, s.size, s.in_use, s.max), ("sqlx", 2, 2, 2));
+    // sqlx returns released connections from a task, so its idle count settles shortly after.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let mut s = observed.status();
+    while (s.size, s.in_use) != (2, 2) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        s = observed.status();
+    }
+    assert_eq!(
+        (s.kind, s.size, s.in_use, s.max),
+        ("sqlx", 2, 2, 2),
+        "{s:?}"
+    );
     assert_eq!(s.utilization, 1.0);
     // Pool exhausted: the third acquisition times out.
     assert!(matches!(
