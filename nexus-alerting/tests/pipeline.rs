@@ -421,3 +421,26 @@ async fn engine_alerts_flow_into_the_pipeline() {
         "resolved below 0.03"
     );
 }
+
+#[tokio::test]
+async fn a_job_dropped_without_running_releases_its_group() {
+    let clock = Clock::starting_at(1_800_000_000_000);
+    let rec = Arc::new(Recorder::default());
+    let p = Pipeline::builder()
+        .receiver(Receiver::new("main", rec.clone()))
+        .route(
+            Route::to("main")
+                .group_wait(Duration::ZERO)
+                .group_interval(MIN),
+        )
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    p.ingest(vec![alert(&clock, &[("alertname", "A")], 60 * MIN)]);
+    let jobs = p.due();
+    assert_eq!(jobs.len(), 1);
+    drop(jobs); // e.g. a cancelled caller
+    clock.advance(MIN);
+    assert!(p.tick().await.is_empty());
+    assert_eq!(rec.count(), 1, "the group flushed at its next interval");
+}

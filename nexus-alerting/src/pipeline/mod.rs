@@ -110,6 +110,24 @@ pub struct Job {
     notification: Notification,
     kind: JobKind,
     deadline: tokio::time::Instant,
+    /// The pipeline, to release the group if the job is dropped without being run.
+    owner: std::sync::Weak<Inner>,
+    done: bool,
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // Dropped (or cancelled) before completing: the group must flush again later.
+        if let (JobKind::Flush { group, .. }, Some(inner)) = (&self.kind, self.owner.upgrade()) {
+            let mut st = inner.state.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(g) = st.groups.get_mut(group) {
+                g.flushing = false;
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -339,7 +357,8 @@ impl Pipeline {
         })
     }
 
-    /// Composes the deliveries due now (group flushes and escalation steps).
+    /// Composes the deliveries due now (group flushes and escalation steps). Run each with
+    /// [`run`](Self::run); a job dropped unrun releases its group for the next flush.
     pub fn due(&self) -> Vec<Job> {
         let now = self.now();
         let mut st = self.lock();
@@ -424,6 +443,8 @@ impl Pipeline {
                 receiver,
                 kind,
                 deadline: deadline_for(interval),
+                owner: Arc::downgrade(&self.inner),
+                done: false,
             });
         }
 
@@ -500,6 +521,8 @@ impl Pipeline {
                 receiver,
                 kind: JobKind::Escalation,
                 deadline: deadline_for(node.group_interval),
+                owner: Arc::downgrade(&self.inner),
+                done: false,
             });
         }
         jobs
@@ -578,7 +601,7 @@ impl Pipeline {
     }
 
     /// Runs one job: delivers (with retries until its deadline) and records the outcome.
-    pub async fn run(&self, job: Job) -> Result<(), Error> {
+    pub async fn run(&self, mut job: Job) -> Result<(), Error> {
         let result = job
             .receiver
             .deliver(job.notification.clone(), Some(job.deadline))
@@ -586,6 +609,7 @@ impl Pipeline {
         let now = job.notification.now;
         let mut st = self.lock();
         self.complete_locked(&mut st, &job.kind, result.is_ok(), true, now);
+        job.done = true;
         result
     }
 
