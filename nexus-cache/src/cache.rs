@@ -801,13 +801,26 @@ impl<V: CacheValue> TieredCache<V> {
         Fut: Future<Output = Result<V, E>>,
         E: Into<Box<dyn StdError + Send + Sync>>,
     {
+        self.coalesce(key, || self.load(key, options, loader)).await
+    }
+
+    /// Runs `load` for `key` unless a flight for it is under way, in which case its result is
+    /// shared (and counted as coalesced).
+    async fn coalesce<Fut>(
+        &self,
+        key: &str,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<Arc<V>, CacheError>
+    where
+        Fut: Future<Output = Result<Arc<V>, CacheError>>,
+    {
         let guard = FlightGuard::join(&self.inner.flights, key);
         let mut ran = false;
         let result = guard
             .flight
             .get_or_init(|| {
                 ran = true;
-                self.load(key, options, loader)
+                load()
             })
             .await
             .clone();
@@ -932,20 +945,8 @@ impl<V: CacheValue> TieredCache<V> {
             }
             return Ok(v);
         }
-        let guard = FlightGuard::join(&self.inner.flights, key);
-        let mut ran = false;
-        let result = guard
-            .flight
-            .get_or_init(|| {
-                ran = true;
-                self.load_detached(key, options, loader)
-            })
+        self.coalesce(key, || self.load_detached(key, options, loader))
             .await
-            .clone();
-        if !ran {
-            bump(&self.inner.coalesced);
-        }
-        result
     }
 
     /// Runs `loader` in a task (with the hard timeout inside it) that writes its value through.

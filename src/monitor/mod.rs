@@ -74,23 +74,14 @@ impl Notifier for LogNotifier {
 
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         for a in &n.alerts {
-            tracing::warn!(alert = a.name(), status = n.alert_status_str(a), labels = %a.labels, "alert");
+            let status = if a.is_resolved(n.now) {
+                "resolved"
+            } else {
+                "firing"
+            };
+            tracing::warn!(alert = a.name(), status, labels = %a.labels, "alert");
         }
         Ok(())
-    }
-}
-
-trait AlertStatusStr {
-    fn alert_status_str(&self, a: &nexus_alerting::Alert) -> &'static str;
-}
-
-impl AlertStatusStr for Notification {
-    fn alert_status_str(&self, a: &nexus_alerting::Alert) -> &'static str {
-        if a.is_resolved(self.now) {
-            "resolved"
-        } else {
-            "firing"
-        }
     }
 }
 
