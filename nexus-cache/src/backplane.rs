@@ -30,10 +30,19 @@ pub enum Op {
     Set(String),
     /// A key was removed.
     Delete(String),
-    /// Entries with these tags were invalidated.
-    Tags(Vec<String>),
-    /// The whole cache was cleared.
-    Clear,
+    /// These tags were invalidated at `at` (microseconds since the Unix epoch): receivers record
+    /// the mark and drop their L1 entries carrying them.
+    Tags {
+        /// The tags.
+        tags: Vec<String>,
+        /// The invalidation mark.
+        at: u64,
+    },
+    /// The whole cache was cleared at `at` (microseconds since the Unix epoch).
+    Clear {
+        /// The clear mark.
+        at: u64,
+    },
 }
 
 /// What a subscriber sees.

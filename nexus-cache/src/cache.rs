@@ -17,12 +17,13 @@ use tokio::sync::OnceCell;
 use crate::backplane::{Backplane, Event, Message, Op};
 use crate::codec::Codec;
 use crate::error::{CacheError, TierError};
-use crate::expiry::{capped, expires_at, now_millis};
+use crate::expiry::{capped, expires_at, now_micros, now_millis};
 use crate::memory::MemoryTier;
 use crate::stats::{
     BackplaneStats, CacheStats, Counter, Counters, Exported, Histogram, LoaderStats, TierStats,
     bump, ratio,
 };
+use crate::tags::{CLEAR, TagClock};
 use crate::tier::{Entry, Tier, Value};
 
 const LABELS: [&str; 8] = ["l1", "l2", "l3", "l4", "l5", "l6", "l7", "l8"];
@@ -105,6 +106,77 @@ impl EntryOptions {
     pub fn refresh_ahead(mut self, fraction: f64) -> Self {
         self.refresh_ahead = Some(fraction);
         self
+    }
+}
+
+/// What an adaptive loader ([`TieredCache::get_or_load_adaptive`]) returns: the value and what
+/// the loader decided about caching it — tags (added to the call's) and a TTL (replacing the
+/// call's), known only once the value is (FusionCache's adaptive caching).
+///
+/// ```
+/// use nexus_cache::Loaded;
+/// use std::time::Duration;
+/// let l = Loaded::new("Ada".to_string()).tags(["user:1", "team:7"]).ttl(Duration::from_secs(30));
+/// assert_eq!(l.tag_list(), ["user:1", "team:7"]);
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Loaded<V> {
+    value: V,
+    ttl: Option<Duration>,
+    tags: Vec<String>,
+}
+
+impl<V> Loaded<V> {
+    /// The value, cached with the call's options.
+    pub fn new(value: V) -> Self {
+        Self {
+            value,
+            ttl: None,
+            tags: Vec::new(),
+        }
+    }
+
+    /// Adds tags to those of the call.
+    pub fn tags<I, S>(mut self, tags: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.tags.extend(tags.into_iter().map(Into::into));
+        self
+    }
+
+    /// Caches the value for `ttl` in every tier instead of the call's TTL.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// The tags added so far.
+    pub fn tag_list(&self) -> &[String] {
+        &self.tags
+    }
+
+    /// The call's options with the loader's decisions applied.
+    fn options<'a>(&self, call: &'a EntryOptions) -> std::borrow::Cow<'a, EntryOptions> {
+        if self.tags.is_empty() && self.ttl.is_none() {
+            return std::borrow::Cow::Borrowed(call);
+        }
+        let mut o = call.clone();
+        o.tags.extend(self.tags.iter().cloned());
+        o.tags.sort_unstable();
+        o.tags.dedup();
+        if self.ttl.is_some() {
+            o.ttl = self.ttl;
+        }
+        std::borrow::Cow::Owned(o)
+    }
+}
+
+impl<V> From<V> for Loaded<V> {
+    fn from(value: V) -> Self {
+        Self::new(value)
     }
 }
 
@@ -242,6 +314,7 @@ struct Inner<V> {
     advisor: Option<(crate::advisor::Gate, Mutex<crate::advisor::Shards>, Counter)>,
     hot: Option<crate::hot::HotKeys>,
     distributed: Option<Duration>,
+    clock: TagClock,
     _v: PhantomData<fn() -> V>,
 }
 
@@ -326,6 +399,7 @@ pub struct TieredCacheBuilder<V> {
     advisor: Option<(f64, u64)>,
     hot: Option<(usize, Option<Duration>)>,
     distributed: Option<Duration>,
+    tag_marks_ttl: Duration,
     _v: PhantomData<fn() -> V>,
 }
 
@@ -394,6 +468,15 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
     /// The L1 TTL cap while the backplane is down (default 5 s).
     pub fn degraded_l1_ttl(mut self, ttl: Duration) -> Self {
         self.degraded_l1_ttl = ttl;
+        self
+    }
+
+    /// How long a tag's invalidation mark, once read from a shared tier, is trusted without
+    /// reading it again (default 10 s). With a backplane, other instances' marks arrive as they
+    /// happen and this only bounds the effect of a lost message; without one, it bounds how long
+    /// this instance's remote reads may miss another instance's invalidation.
+    pub fn tag_marks_ttl(mut self, ttl: Duration) -> Self {
+        self.tag_marks_ttl = ttl.max(Duration::from_millis(1));
         self
     }
 
@@ -509,6 +592,7 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
             }),
             hot: self.hot.map(|(k, _)| crate::hot::HotKeys::new(k)),
             distributed: self.distributed,
+            clock: TagClock::new(self.tag_marks_ttl, 100_000),
             _v: PhantomData,
         });
         if let (Some((_, Some(every))), Ok(rt)) = (self.hot, tokio::runtime::Handle::try_current())
@@ -623,17 +707,24 @@ async fn listener<V: CacheValue>(
         match event {
             Ok(Event::Message(m)) if m.origin != link.origin && m.cache == i.name => {
                 bump(&link.received);
+                // The mark first, then L1: an entry written meanwhile is caught by one or the other.
+                match &m.op {
+                    Op::Tags { tags, at } => tags.iter().for_each(|t| i.clock.note(t, *at)),
+                    Op::Clear { at } => i.clock.note(CLEAR, *at),
+                    Op::Set(_) | Op::Delete(_) => {}
+                }
                 if let Some(l1) = l1 {
                     let _ = match m.op {
                         Op::Set(k) | Op::Delete(k) => l1.delete(&k).await.map(|_| ()),
-                        Op::Tags(t) => l1.invalidate_tags(&t).await.map(|_| ()),
-                        Op::Clear => l1.clear().await,
+                        Op::Tags { tags, .. } => l1.invalidate_tags(&tags),
+                        Op::Clear { .. } => l1.clear().await,
                     };
                 }
             }
             Ok(Event::Message(_)) => {}
             Ok(Event::Disconnected) => {
                 link.degraded.store(true, Ordering::SeqCst);
+                i.clock.forget();
                 tracing::warn!(cache = %i.name, "backplane down: L1 TTLs capped until it is back");
             }
             Ok(Event::Connected) | Err(RecvError::Lagged(_)) => {
@@ -642,6 +733,7 @@ async fn listener<V: CacheValue>(
                     if let Some(l1) = l1 {
                         let _ = l1.clear().await;
                     }
+                    i.clock.forget();
                     bump(&link.resyncs);
                     tracing::info!(cache = %i.name, "backplane back: L1 dropped");
                 }
@@ -708,6 +800,7 @@ impl<V: CacheValue> TieredCache<V> {
             advisor: None,
             hot: None,
             distributed: None,
+            tag_marks_ttl: Duration::from_secs(10),
             _v: PhantomData,
         }
     }
@@ -777,6 +870,55 @@ impl<V: CacheValue> TieredCache<V> {
         Fut: Future<Output = Result<V, E>> + Send + 'a,
         E: Into<Box<dyn StdError + Send + Sync>> + Send + 'a,
     {
+        self.read_through(key, options, loader)
+    }
+
+    /// [`get_or_load_with`](Self::get_or_load_with) whose loader decides, with the value, how to
+    /// cache it: tags and TTL set from inside the loader ([`Loaded`]). A loader that returns a
+    /// tag that is empty or too long gets [`CacheError::InvalidTag`] and nothing is cached.
+    ///
+    /// ```
+    /// use nexus_cache::{EntryOptions, Loaded, TieredCache};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), nexus_cache::CacheError> {
+    /// let cache: TieredCache<String> = TieredCache::builder().build()?;
+    /// let opts = EntryOptions::new();
+    /// let name = cache
+    ///     .get_or_load_adaptive("user:1", &opts, || async {
+    ///         let team = 7; // known only once the row is read
+    ///         Ok::<_, std::io::Error>(Loaded::new("Ada".to_string()).tags([format!("team:{team}")]))
+    ///     })
+    ///     .await?;
+    /// assert_eq!(*name, "Ada");
+    /// cache.invalidate_tags(["team:7"]).await?;
+    /// assert!(cache.get("user:1").await?.is_none());
+    /// # Ok(()) }
+    /// ```
+    pub fn get_or_load_adaptive<'a, F, Fut, E>(
+        &'a self,
+        key: &'a str,
+        options: &'a EntryOptions,
+        loader: F,
+    ) -> impl Future<Output = Result<Arc<V>, CacheError>> + Send + 'a
+    where
+        F: FnOnce() -> Fut + Send + 'a,
+        Fut: Future<Output = Result<Loaded<V>, E>> + Send + 'a,
+        E: Into<Box<dyn StdError + Send + Sync>> + Send + 'a,
+    {
+        self.read_through(key, options, loader)
+    }
+
+    fn read_through<'a, F, Fut, E, T>(
+        &'a self,
+        key: &'a str,
+        options: &'a EntryOptions,
+        loader: F,
+    ) -> impl Future<Output = Result<Arc<V>, CacheError>> + Send + 'a
+    where
+        F: FnOnce() -> Fut + Send + 'a,
+        Fut: Future<Output = Result<T, E>> + Send + 'a,
+        E: Into<Box<dyn StdError + Send + Sync>> + Send + 'a,
+        T: Into<Loaded<V>> + Send + 'a,
+    {
         if let Err(e) = self
             .check_key(key)
             .and_then(|()| self.check_tags(&options.tags))
@@ -790,7 +932,7 @@ impl<V: CacheValue> TieredCache<V> {
         Either::Right(Box::pin(self.single_flight(key, options, loader)))
     }
 
-    async fn single_flight<F, Fut, E>(
+    async fn single_flight<F, Fut, E, T>(
         &self,
         key: &str,
         options: &EntryOptions,
@@ -798,8 +940,9 @@ impl<V: CacheValue> TieredCache<V> {
     ) -> Result<Arc<V>, CacheError>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<V, E>>,
+        Fut: Future<Output = Result<T, E>>,
         E: Into<Box<dyn StdError + Send + Sync>>,
+        T: Into<Loaded<V>>,
     {
         self.coalesce(key, || self.load(key, options, loader)).await
     }
@@ -831,7 +974,7 @@ impl<V: CacheValue> TieredCache<V> {
     }
 
     /// The miss path of one single flight: the remote tiers, then the loader.
-    async fn load<F, Fut, E>(
+    async fn load<F, Fut, E, T>(
         &self,
         key: &str,
         options: &EntryOptions,
@@ -839,8 +982,9 @@ impl<V: CacheValue> TieredCache<V> {
     ) -> Result<Arc<V>, CacheError>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<V, E>>,
+        Fut: Future<Output = Result<T, E>>,
         E: Into<Box<dyn StdError + Send + Sync>>,
+        T: Into<Loaded<V>>,
     {
         // Another flight may have filled L1 between our check and our turn.
         if let Some(v) = self.l1_peek(key) {
@@ -862,7 +1006,7 @@ impl<V: CacheValue> TieredCache<V> {
         r
     }
 
-    async fn load_now<F, Fut, E>(
+    async fn load_now<F, Fut, E, T>(
         &self,
         key: &str,
         options: &EntryOptions,
@@ -870,18 +1014,21 @@ impl<V: CacheValue> TieredCache<V> {
     ) -> Result<Arc<V>, CacheError>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<V, E>>,
+        Fut: Future<Output = Result<T, E>>,
         E: Into<Box<dyn StdError + Send + Sync>>,
+        T: Into<Loaded<V>>,
     {
         bump(&self.inner.loads);
         let start = quanta::Instant::now();
+        // The value is as old as its load: an invalidation during the load makes it stale.
+        let created_at = now_micros();
         let hard = options.hard_timeout.or(self.inner.defaults.hard_timeout);
         let loaded = run_loader(loader(), hard, &self.inner.hard_timeouts).await;
         self.inner
             .load_latency
             .record(start.elapsed().as_nanos() as u64);
-        let value = match loaded {
-            Ok(v) => Arc::new(v),
+        let loaded: Loaded<V> = match loaded {
+            Ok(v) => v.into(),
             Err(e) => {
                 if matches!(e, CacheError::Loader(_)) {
                     bump(&self.inner.load_errors);
@@ -889,8 +1036,11 @@ impl<V: CacheValue> TieredCache<V> {
                 return self.fail_safe(key, e);
             }
         };
+        self.check_tags(&loaded.tags)?;
+        let options = loaded.options(options);
+        let value = Arc::new(loaded.value);
         // The value is served even if a tier refuses it; the refusal is counted and logged.
-        if let Err(e) = self.write(key, value.clone(), options).await {
+        if let Err(e) = self.write(key, value.clone(), &options, created_at).await {
             tracing::warn!(cache = %self.inner.name, key, error = %e, "loaded value not cached in every tier");
         }
         Ok(value)
@@ -969,6 +1119,7 @@ impl<V: CacheValue> TieredCache<V> {
         let hard = options.hard_timeout.or(self.inner.defaults.hard_timeout);
         tokio::spawn(async move {
             let start = quanta::Instant::now();
+            let created_at = now_micros();
             let loaded = run_loader(loader(), hard, &me.inner.hard_timeouts).await;
             me.inner
                 .load_latency
@@ -976,7 +1127,7 @@ impl<V: CacheValue> TieredCache<V> {
             let r = match loaded {
                 Ok(v) => {
                     let v = Arc::new(v);
-                    if let Err(e) = me.write(&key, v.clone(), &opts).await {
+                    if let Err(e) = me.write(&key, v.clone(), &opts, created_at).await {
                         tracing::warn!(cache = %me.inner.name, key, error = %e, "loaded value not cached in every tier");
                     }
                     Ok(v)
@@ -1102,17 +1253,26 @@ impl<V: CacheValue> TieredCache<V> {
     ) -> Result<(), CacheError> {
         self.check_key(key)?;
         self.check_tags(&options.tags)?;
-        let r = self.write(key, Arc::new(value), options).await;
+        let r = self
+            .write(key, Arc::new(value), options, now_micros())
+            .await;
         self.announce(Op::Set(key.to_owned()));
         r
     }
 
+    /// Writes through every tier a value created at `created_at` (µs), unless an invalidation
+    /// known here already makes it stale (a load that overlapped an invalidation of its tags).
     async fn write(
         &self,
         key: &str,
         value: Arc<V>,
         options: &EntryOptions,
+        created_at: u64,
     ) -> Result<(), CacheError> {
+        if self.inner.clock.stale_known(created_at, &options.tags) {
+            tracing::debug!(cache = %self.inner.name, key, "value invalidated while loading: not cached");
+            return Ok(());
+        }
         let bytes = if self.inner.needs_bytes {
             Some(self.inner.codec.encode(&*value)?)
         } else {
@@ -1146,6 +1306,7 @@ impl<V: CacheValue> TieredCache<V> {
                     at
                 }
             },
+            created_at,
             tags: tags.clone(),
             size,
         };
@@ -1157,6 +1318,7 @@ impl<V: CacheValue> TieredCache<V> {
                 Some(mem) => {
                     let start = quanta::Instant::now();
                     let r = mem.set_now(key, entry);
+                    self.withdraw_if_stale(mem, key, created_at, &tags);
                     self.note_set(
                         level,
                         start,
@@ -1236,48 +1398,73 @@ impl<V: CacheValue> TieredCache<V> {
         first_err.map_or(Ok(any), Err)
     }
 
-    /// Removes every entry carrying any of `tags` from every tier, including entries other
-    /// processes wrote to the shared remote tiers. Returns the number of remote entries removed.
+    /// Invalidates every entry carrying any of `tags`, in every tier and on every instance, by
+    /// timestamp (FusionCache's and HybridCache's design): it records *when* — one small write
+    /// per tag in each shared tier, whatever the number of entries — and from then on an entry
+    /// created before that mark is a miss. A value whose load was under way during the call is
+    /// returned to its caller but not cached.
     ///
-    /// Other processes' L1 copies are not reached by this call alone: they expire with L1's TTL.
-    pub async fn invalidate_tags<I, S>(&self, tags: I) -> Result<u64, CacheError>
+    /// This instance's L1 drops the entries at once; with a backplane, so do the other
+    /// instances' (they also learn the mark). Without one, the other instances' remote reads see
+    /// the mark within [`tag_marks_ttl`](TieredCacheBuilder::tag_marks_ttl) and their L1 copies
+    /// live out their TTL. Marks need roughly synchronised clocks (NTP) across instances.
+    pub async fn invalidate_tags<I, S>(&self, tags: I) -> Result<(), CacheError>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
         let tags: Vec<String> = tags.into_iter().map(Into::into).collect();
         self.check_tags(&tags)?;
-        let tags = &tags;
-        let results = join_all(
-            self.inner
-                .levels
-                .iter()
-                .map(|l| async move { (l, l.tier.invalidate_tags(tags).await) }),
-        )
-        .await;
-        let mut removed = 0;
-        let mut first_err = None;
-        for (level, r) in results {
-            match r {
-                Ok(n) => removed += n,
-                Err(e) => {
-                    let e = self.tier_err(level, e);
-                    first_err.get_or_insert(e);
-                }
-            }
-        }
-        self.announce(Op::Tags(tags.clone()));
-        first_err.map_or(Ok(removed), Err)
+        let at = now_micros();
+        tags.iter().for_each(|t| self.inner.clock.note(t, at));
+        let r = self.mark(&tags, at).await;
+        self.announce(Op::Tags { tags, at });
+        r
     }
 
-    /// Removes every entry of this cache from every tier (only keys under its prefix in Redis).
+    /// Invalidates every entry of this cache the same way: one mark (per shared tier) that makes
+    /// every entry created before it a miss. The entries stay in Redis until they expire; use
+    /// [`purge`](Self::purge) to give the memory back at once.
     pub async fn clear(&self) -> Result<(), CacheError> {
+        let at = now_micros();
+        self.inner.clock.note(CLEAR, at);
+        let r = self.mark(&[CLEAR.to_owned()], at).await;
+        self.announce(Op::Clear { at });
+        r
+    }
+
+    /// [`clear`](Self::clear), then deletes every key of this cache from every tier (a `SCAN`
+    /// of each Redis node: slow on a large store, but only this cache's prefix is touched).
+    pub async fn purge(&self) -> Result<(), CacheError> {
+        let r = self.clear().await;
         let results = join_all(
             self.inner
                 .levels
                 .iter()
                 .map(|l| async move { (l, l.tier.clear().await) }),
         )
+        .await;
+        let mut first_err = r.err();
+        for (level, r) in results {
+            if let Err(e) = r {
+                let e = self.tier_err(level, e);
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Records invalidation marks (`CLEAR` for everything) in every tier: L1 drops the entries,
+    /// shared tiers store the marks.
+    async fn mark(&self, tags: &[String], at: u64) -> Result<(), CacheError> {
+        let results = join_all(self.inner.levels.iter().map(|l| async move {
+            let r = match &l.memory {
+                Some(mem) if tags.iter().any(|t| t == CLEAR) => mem.clear().await,
+                Some(mem) => mem.invalidate_tags(tags),
+                None => l.tier.mark_tags(tags, at).await,
+            };
+            (l, r)
+        }))
         .await;
         let mut first_err = None;
         for (level, r) in results {
@@ -1286,7 +1473,6 @@ impl<V: CacheValue> TieredCache<V> {
                 first_err.get_or_insert(e);
             }
         }
-        self.announce(Op::Clear);
         first_err.map_or(Ok(()), Err)
     }
 
@@ -1310,6 +1496,8 @@ impl<V: CacheValue> TieredCache<V> {
                     evictions: l.tier.evictions(),
                     errors: c.errors.get(),
                     corrupt: c.corrupt.get(),
+                    invalidated: c.invalidated.get(),
+                    mark_reads: c.mark_reads.get(),
                     bytes_stored: l.tier.bytes_stored(),
                     get_latency: c.get_latency.snapshot(),
                     set_latency: c.set_latency.snapshot(),
@@ -1513,6 +1701,8 @@ impl<V: CacheValue> TieredCache<V> {
             metrics::counter!("nexus_cache_deletes_total", &labels).absolute(t.deletes);
             metrics::counter!("nexus_cache_errors_total", &labels).absolute(t.errors);
             metrics::counter!("nexus_cache_corrupt_total", &labels).absolute(t.corrupt);
+            metrics::counter!("nexus_cache_invalidated_total", &labels).absolute(t.invalidated);
+            metrics::counter!("nexus_cache_tag_mark_reads_total", &labels).absolute(t.mark_reads);
             if let Some(e) = t.evictions {
                 metrics::counter!("nexus_cache_evictions_total", &labels).absolute(e);
             }
@@ -1742,6 +1932,11 @@ impl<V: CacheValue> TieredCache<V> {
                     continue;
                 }
             };
+            if level.memory.is_none() && self.outdated(level, &entry).await {
+                bump(&level.counters.invalidated);
+                bump(&level.counters.misses);
+                continue;
+            }
             let value = match &entry.value {
                 Value::Object(o) => o.clone().downcast::<V>().ok(),
                 Value::Bytes(b) => match self.inner.codec.decode::<V>(b) {
@@ -1768,6 +1963,49 @@ impl<V: CacheValue> TieredCache<V> {
             }
         }
         (None, first_err)
+    }
+
+    /// Whether an entry read from `level` was created before the mark of one of its tags or of
+    /// the last `clear`. Marks the clock does not know are read from `level` (and remembered);
+    /// when they cannot be read, the entry is treated as outdated (a miss, never a stale hit).
+    async fn outdated(&self, level: &Level, entry: &Entry) -> bool {
+        let clock = &self.inner.clock;
+        let mut unknown = Vec::new();
+        for t in std::iter::once(CLEAR).chain(entry.tags.iter().map(String::as_str)) {
+            match clock.known(t) {
+                Some(mark) if entry.created_at < mark => return true,
+                Some(_) => {}
+                None => unknown.push(t.to_owned()),
+            }
+        }
+        if unknown.is_empty() {
+            return false;
+        }
+        bump(&level.counters.mark_reads);
+        match level.tier.tag_times(&unknown).await {
+            Ok(Some(marks)) => {
+                let mut stale = false;
+                for (t, mark) in unknown.iter().zip(marks) {
+                    clock.note(t, mark);
+                    stale |= entry.created_at < mark;
+                }
+                stale
+            }
+            Ok(None) => false,
+            Err(e) => {
+                level.breaker.failure();
+                self.tier_err(level, e);
+                true
+            }
+        }
+    }
+
+    /// Removes an entry just written to L1 if a mark that arrived meanwhile makes it stale (the
+    /// backplane records the mark before dropping L1 entries, so one of the two catches it).
+    fn withdraw_if_stale(&self, mem: &MemoryTier, key: &str, created_at: u64, tags: &[String]) {
+        if self.inner.clock.stale_known(created_at, tags) {
+            mem.remove_if_created(key, created_at);
+        }
     }
 
     /// Counts a corrupt entry as a miss and removes it, so it is not read again.
@@ -1802,6 +2040,7 @@ impl<V: CacheValue> TieredCache<V> {
             let entry = Entry {
                 value,
                 expires_at: at,
+                created_at: found.entry.created_at,
                 tags: found.entry.tags.clone(),
                 size: found.entry.size,
             };
@@ -1813,7 +2052,11 @@ impl<V: CacheValue> TieredCache<V> {
             }
             let start = quanta::Instant::now();
             let r = match &level.memory {
-                Some(mem) => mem.set_now(key, entry),
+                Some(mem) => {
+                    let r = mem.set_now(key, entry);
+                    self.withdraw_if_stale(mem, key, found.entry.created_at, &found.entry.tags);
+                    r
+                }
                 None => level.tier.set(key, entry).await,
             };
             let mut ignored = None;

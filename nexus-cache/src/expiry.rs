@@ -14,6 +14,16 @@ pub fn now_millis() -> u64 {
         .unwrap_or(0)
 }
 
+/// Now, in microseconds since the Unix epoch: the clock of entry creation times and tag
+/// invalidation marks (finer than milliseconds, so a write just after an invalidation is not
+/// mistaken for one before it).
+pub fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
 /// The latest expiry any entry can have: 9999-12-31T23:59:59.999Z. Longer TTLs are clamped to it,
 /// so every expiry is a valid Redis `PXAT` argument.
 pub const MAX_EXPIRY: u64 = 253_402_300_799_999;

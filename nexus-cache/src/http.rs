@@ -239,8 +239,9 @@ async fn invalidate(
     if b.tags.is_empty() {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "tags must not be empty");
     }
+    let n = b.tags.len();
     match s.cache.invalidate_tags(b.tags).await {
-        Ok(removed) => Json(json!({ "removed": removed })).into_response(),
+        Ok(()) => Json(json!({ "invalidated_tags": n })).into_response(),
         Err(e) => cache_error(e),
     }
 }

@@ -19,11 +19,13 @@ mod redis_backplane;
 #[cfg(feature = "redis")]
 mod remote;
 pub mod stats;
+mod tags;
 mod tier;
 
 pub use backplane::Backplane;
 pub use cache::{
-    CacheValue, DEFAULT_MAX_KEY_LEN, EntryOptions, Optimization, TieredCache, TieredCacheBuilder,
+    CacheValue, DEFAULT_MAX_KEY_LEN, EntryOptions, Loaded, Optimization, TieredCache,
+    TieredCacheBuilder,
 };
 pub use codec::{Codec, Compression, Format};
 pub use error::{CacheError, CodecError, TierError};

@@ -26,6 +26,7 @@ pub(crate) struct Slot {
     /// Fail-safe: until then the expired entry can still be served when loading fails.
     stale_until: quanta::Instant,
     expires_at: u64,
+    created_at: u64,
     size: usize,
     tags: Option<Arc<[String]>>,
 }
@@ -47,6 +48,7 @@ impl Slot {
         Entry {
             value: self.value.clone(),
             expires_at: self.expires_at,
+            created_at: self.created_at,
             tags: self.tags.clone().unwrap_or_else(|| Arc::new([])),
             size: self.size,
         }
@@ -217,11 +219,35 @@ impl MemoryTier {
             deadline,
             stale_until: deadline + self.fail_safe,
             expires_at: entry.expires_at,
+            created_at: entry.created_at,
             size: entry.size,
             tags,
         };
         self.cache.insert(key.to_owned(), slot);
         Ok(())
+    }
+
+    /// Drops every entry carrying any of `tags` (lazily: they are never returned again and moka's
+    /// maintenance frees them).
+    pub(crate) fn invalidate_tags(&self, tags: &[String]) -> Result<(), TierError> {
+        let tags: Vec<String> = tags.to_vec();
+        self.cache
+            .invalidate_entries_if(move |_, s| s.has_any_tag(&tags))
+            .map(|_| ())
+            .map_err(|e| TierError::Other(Arc::new(std::io::Error::other(e.to_string()))))
+    }
+
+    /// Removes `key` if its entry is the one created at `created_at`, i.e. not replaced since
+    /// (used to withdraw an entry found stale right after writing it).
+    pub(crate) fn remove_if_created(&self, key: &str, created_at: u64) {
+        if self.cache.contains_key(key)
+            && self
+                .cache
+                .get(key)
+                .is_some_and(|s| s.created_at == created_at)
+        {
+            self.cache.invalidate(key);
+        }
     }
 
     /// Runs moka's pending maintenance (evictions, expirations) now; useful in tests and before
@@ -349,16 +375,6 @@ impl Tier for MemoryTier {
 
     async fn delete(&self, key: &str) -> Result<bool, TierError> {
         Ok(self.cache.remove(key).is_some())
-    }
-
-    /// Lazy: matching entries written before the call are never returned again and are dropped by
-    /// moka's maintenance; the count is not known and reported as 0.
-    async fn invalidate_tags(&self, tags: &[String]) -> Result<u64, TierError> {
-        let tags: Vec<String> = tags.to_vec();
-        self.cache
-            .invalidate_entries_if(move |_, s| s.has_any_tag(&tags))
-            .map_err(|e| TierError::Other(Arc::new(std::io::Error::other(e.to_string()))))?;
-        Ok(0)
     }
 
     async fn clear(&self) -> Result<(), TierError> {

@@ -1,16 +1,19 @@
 //! The Redis tiers: a single node ([`RedisTier`]) and a Redis Cluster ([`ClusterTier`]).
 //!
 //! ## Layout in Redis
-//! - `{prefix}:k:{key}` — a string: the entry frame `[1][expires_at u64 LE][tag count u16 LE]
-//!   ([len u16 LE][tag])*[value]`, written with `SET … PXAT expires_at`, so Redis expires it itself.
-//! - `{prefix}:t:{tag}` — a set of the keys written with that tag, expiring with the longest-lived
-//!   of them (`PEXPIREAT … NX` then `… GT`).
+//! - `{prefix}:k:{key}` — a string: the entry frame `[2][expires_at u64 LE][created_at u64 LE]
+//!   [tag count u16 LE]([len u16 LE][tag])*[value]`, written with `SET … PXAT expires_at`, so Redis
+//!   expires it itself. Version-1 frames (no creation time) are still read, as created at 0.
+//! - `{prefix}:tt:{tag}` — the tag's invalidation mark: microseconds since the Unix epoch, in
+//!   decimal, kept for the tier's `max_ttl` (no entry it could concern lives longer).
+//!   `{prefix}:tt` is the mark of `clear` (every entry).
 //!
-//! ## Tag invalidation and its cost
-//! `invalidate_tags` reads the tag sets (`SMEMBERS`), deletes every listed key and the sets. A write
-//! costs one extra `SADD` + two `PEXPIREAT` per tag (same round trip); an invalidation costs one
-//! round trip per tag set plus a pipelined `DEL` of the members. A key re-written *without* the tag
-//! stays listed until the set expires, so it may be invalidated once more than needed (never less).
+//! ## Tags by timestamp
+//! Invalidating tags writes their marks: one `EVAL` per tag that never moves a mark backwards. An
+//! entry created before the mark of one of its tags, or before the clear mark, is a miss (the
+//! cache checks; see `TieredCache::invalidate_tags`). A write costs nothing per tag, an
+//! invalidation one small write per tag whatever the number of entries, and a read fetches marks
+//! (`MGET`) only when the cache's clock does not already know them.
 //!
 //! ## Cluster
 //! Keys are never combined across hash slots: every pipeline is grouped by slot
@@ -30,8 +33,11 @@ use crate::error::TierError;
 use crate::expiry::now_millis;
 use crate::tier::{Entry, Tier, Value};
 
-const FRAME_VERSION: u8 = 1;
-const DEL_BATCH: usize = 500;
+const FRAME_VERSION: u8 = 2;
+
+/// Sets a tag mark unless it already holds a later one, and keeps it for `ARGV[2]` ms.
+const MARK: &str = "local c = tonumber(redis.call('GET', KEYS[1])) or 0 \
+if c < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end return 1";
 
 /// Deletes the lock only if it still holds our token (a late holder never frees another's).
 const UNLOCK: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
@@ -41,6 +47,7 @@ const UNLOCK: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis
 struct Settings {
     prefix: String,
     ttl: Duration,
+    max_ttl: Option<Duration>,
     max_entry_bytes: usize,
     timeout: Duration,
 }
@@ -50,6 +57,7 @@ impl Settings {
         Self {
             prefix: "nexus".into(),
             ttl,
+            max_ttl: None,
             max_entry_bytes: 16 << 20,
             timeout: Duration::from_secs(1),
         }
@@ -78,8 +86,29 @@ impl Settings {
         format!("{}:k:{key}", self.prefix)
     }
 
-    fn tag_key(&self, tag: &str) -> String {
-        format!("{}:t:{tag}", self.prefix)
+    /// The longest an entry stays (and so how long a tag mark must be kept).
+    fn max_ttl(&self) -> Duration {
+        self.max_ttl.unwrap_or(self.ttl).max(self.ttl)
+    }
+
+    /// The invalidation mark of a tag; the empty tag is the mark of `clear`.
+    fn mark_key(&self, tag: &str) -> String {
+        if tag.is_empty() {
+            format!("{}:tt", self.prefix)
+        } else {
+            format!("{}:tt:{tag}", self.prefix)
+        }
+    }
+
+    fn mark_cmd(&self, tag: &str, at: u64) -> (String, Cmd) {
+        let key = self.mark_key(tag);
+        let mut c = redis::cmd("EVAL");
+        c.arg(MARK)
+            .arg(1)
+            .arg(&key)
+            .arg(at)
+            .arg(self.max_ttl().as_millis().max(1) as u64);
+        (key, c)
     }
 
     /// The distributed single-flight lock of a key.
@@ -144,6 +173,13 @@ macro_rules! builder_methods {
         /// Default TTL of entries written without one.
         pub fn ttl(mut self, ttl: Duration) -> Self {
             self.settings.ttl = ttl;
+            self
+        }
+
+        /// Longest any entry stays, whatever TTL its writer gave (default: the tier TTL). Tag
+        /// invalidation marks are kept this long.
+        pub fn max_ttl(mut self, max_ttl: Duration) -> Self {
+            self.settings.max_ttl = Some(max_ttl);
             self
         }
 
@@ -294,9 +330,10 @@ impl ClusterTierBuilder {
 /// The frame a Redis tier stores for an entry.
 fn encode_frame(entry: &Entry, value: &[u8]) -> Vec<u8> {
     let tag_bytes: usize = entry.tags.iter().map(|t| t.len() + 2).sum();
-    let mut out = Vec::with_capacity(11 + tag_bytes + value.len());
+    let mut out = Vec::with_capacity(19 + tag_bytes + value.len());
     out.push(FRAME_VERSION);
     out.extend_from_slice(&entry.expires_at.to_le_bytes());
+    out.extend_from_slice(&entry.created_at.to_le_bytes());
     out.extend_from_slice(&(entry.tags.len().min(u16::MAX as usize) as u16).to_le_bytes());
     for t in entry.tags.iter().take(u16::MAX as usize) {
         let t = &t.as_bytes()[..t.len().min(u16::MAX as usize)];
@@ -321,14 +358,24 @@ fn decode_frame(frame: Bytes) -> Result<Entry, TierError> {
         Ok(r)
     };
     let v = take(&mut pos, 1)?;
-    if frame[v.start] != FRAME_VERSION {
+    let version = frame[v.start];
+    if version != 1 && version != FRAME_VERSION {
         return Err(TierError::Corrupt(format!(
-            "frame version {} is not {FRAME_VERSION}",
-            frame[v.start]
+            "frame version {version} is neither 1 nor {FRAME_VERSION}"
         )));
     }
     let r = take(&mut pos, 8)?;
     let expires_at = u64::from_le_bytes(frame[r].try_into().map_err(|_| corrupt("bad expiry"))?);
+    let created_at = if version == 1 {
+        0
+    } else {
+        let r = take(&mut pos, 8)?;
+        u64::from_le_bytes(
+            frame[r]
+                .try_into()
+                .map_err(|_| corrupt("bad creation time"))?,
+        )
+    };
     let r = take(&mut pos, 2)?;
     let n = u16::from_le_bytes(frame[r].try_into().map_err(|_| corrupt("bad tag count"))?) as usize;
     let mut tags = Vec::with_capacity(n.min(64));
@@ -345,6 +392,7 @@ fn decode_frame(frame: Bytes) -> Result<Entry, TierError> {
         size: value.len(),
         value: Value::Bytes(value),
         expires_at,
+        created_at,
         tags: tags.into(),
     })
 }
@@ -358,8 +406,8 @@ fn entry_bytes(entry: &Entry) -> Result<&Bytes, TierError> {
     }
 }
 
-/// The commands of a `set`, each tagged with the key it touches (for slot grouping).
-fn set_commands(s: &Settings, key: &str, entry: &Entry) -> Result<Vec<(String, Cmd)>, TierError> {
+/// The `SET` of an entry, its expiry capped by the tier's `max_ttl`.
+fn set_command(s: &Settings, key: &str, entry: &Entry) -> Result<Cmd, TierError> {
     // The limit applies to the value (as every tier's does), so the cache's up-front size check
     // and this one agree and a write is never refused half-way.
     if entry.size > s.max_entry_bytes {
@@ -369,27 +417,25 @@ fn set_commands(s: &Settings, key: &str, entry: &Entry) -> Result<Vec<(String, C
         });
     }
     let frame = encode_frame(entry, entry_bytes(entry)?);
-    let data_key = s.data_key(key);
-    let mut cmds = Vec::with_capacity(1 + 3 * entry.tags.len());
+    let at = crate::expiry::capped(entry.expires_at, now_millis(), s.max_ttl());
     let mut set = redis::cmd("SET");
-    set.arg(&data_key)
-        .arg(frame)
-        .arg("PXAT")
-        .arg(entry.expires_at);
-    cmds.push((data_key, set));
-    for tag in entry.tags.iter() {
-        let tk = s.tag_key(tag);
-        let mut sadd = redis::cmd("SADD");
-        sadd.arg(&tk).arg(key);
-        let mut nx = redis::cmd("PEXPIREAT");
-        nx.arg(&tk).arg(entry.expires_at).arg("NX");
-        let mut gt = redis::cmd("PEXPIREAT");
-        gt.arg(&tk).arg(entry.expires_at).arg("GT");
-        cmds.push((tk.clone(), sadd));
-        cmds.push((tk.clone(), nx));
-        cmds.push((tk, gt));
-    }
-    Ok(cmds)
+    set.arg(s.data_key(key)).arg(frame).arg("PXAT").arg(at);
+    Ok(set)
+}
+
+/// Parses tag marks read back; a mark that is not a number is corrupt and read as "now" (every
+/// entry of the tag written so far is stale) rather than lost.
+fn parse_marks(values: Vec<Option<String>>) -> Vec<u64> {
+    values
+        .into_iter()
+        .map(|v| match v {
+            None => 0,
+            Some(s) => s.trim().parse().unwrap_or_else(|_| {
+                tracing::warn!(mark = %s, "corrupt tag mark read as now");
+                crate::expiry::now_micros()
+            }),
+        })
+        .collect()
 }
 
 fn parse_get(v: Option<Vec<u8>>) -> Result<Option<Entry>, TierError> {
@@ -399,33 +445,6 @@ fn parse_get(v: Option<Vec<u8>>) -> Result<Option<Entry>, TierError> {
         return Ok(None);
     }
     Ok(Some(entry))
-}
-
-fn count(values: &[RedisValue]) -> u64 {
-    values
-        .iter()
-        .map(|v| {
-            if let RedisValue::Int(n) = v {
-                *n as u64
-            } else {
-                0
-            }
-        })
-        .sum()
-}
-
-fn members(v: &RedisValue) -> Vec<String> {
-    match v {
-        RedisValue::Array(items) | RedisValue::Set(items) => items
-            .iter()
-            .filter_map(|i| match i {
-                RedisValue::BulkString(b) => String::from_utf8(b.clone()).ok(),
-                RedisValue::SimpleString(s) => Some(s.clone()),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
 }
 
 #[async_trait]
@@ -452,12 +471,10 @@ impl Tier for RedisTier {
     }
 
     async fn set(&self, key: &str, entry: Entry) -> Result<(), TierError> {
-        let mut pipe = Pipeline::new();
-        for (_, c) in set_commands(&self.settings, key, &entry)? {
-            pipe.add_command(c).ignore();
-        }
         let mut conn = self.conn.clone();
-        pipe.query_async::<()>(&mut conn).await?;
+        set_command(&self.settings, key, &entry)?
+            .query_async::<()>(&mut conn)
+            .await?;
         Ok(())
     }
 
@@ -470,31 +487,28 @@ impl Tier for RedisTier {
         Ok(n > 0)
     }
 
-    async fn invalidate_tags(&self, tags: &[String]) -> Result<u64, TierError> {
+    async fn mark_tags(&self, tags: &[String], at: u64) -> Result<(), TierError> {
         if tags.is_empty() {
-            return Ok(0);
+            return Ok(());
         }
-        let mut conn = self.conn.clone();
         let mut pipe = Pipeline::new();
         for t in tags {
-            pipe.cmd("SMEMBERS").arg(self.settings.tag_key(t));
+            pipe.add_command(self.settings.mark_cmd(t, at).1).ignore();
         }
-        let sets: Vec<RedisValue> = pipe.query_async(&mut conn).await?;
-        let mut keys: Vec<String> = sets
-            .iter()
-            .flat_map(members)
-            .map(|k| self.settings.data_key(&k))
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        let mut pipe = Pipeline::new();
-        for chunk in keys.chunks(DEL_BATCH) {
-            pipe.cmd("DEL").arg(chunk);
+        let mut conn = self.conn.clone();
+        pipe.query_async::<()>(&mut conn).await?;
+        Ok(())
+    }
+
+    async fn tag_times(&self, tags: &[String]) -> Result<Option<Vec<u64>>, TierError> {
+        if tags.is_empty() {
+            return Ok(Some(Vec::new()));
         }
-        let tag_keys: Vec<String> = tags.iter().map(|t| self.settings.tag_key(t)).collect();
-        pipe.cmd("DEL").arg(&tag_keys).ignore();
-        let deleted: Vec<RedisValue> = pipe.query_async(&mut conn).await?;
-        Ok(count(&deleted))
+        let keys: Vec<String> = tags.iter().map(|t| self.settings.mark_key(t)).collect();
+        let mut conn = self.conn.clone();
+        let values: Vec<Option<String>> =
+            redis::cmd("MGET").arg(&keys).query_async(&mut conn).await?;
+        Ok(Some(parse_marks(values)))
     }
 
     async fn try_lock(
@@ -652,7 +666,9 @@ mod cluster_impl {
         }
 
         async fn set(&self, key: &str, entry: Entry) -> Result<(), TierError> {
-            self.per_slot(set_commands(&self.settings, key, &entry)?)
+            let mut conn = self.conn.clone();
+            set_command(&self.settings, key, &entry)?
+                .query_async::<()>(&mut conn)
                 .await?;
             Ok(())
         }
@@ -666,40 +682,25 @@ mod cluster_impl {
             Ok(n > 0)
         }
 
-        async fn invalidate_tags(&self, tags: &[String]) -> Result<u64, TierError> {
-            let reads = tags
-                .iter()
-                .map(|t| {
-                    let k = self.settings.tag_key(t);
-                    let mut c = redis::cmd("SMEMBERS");
-                    c.arg(&k);
-                    (k, c)
-                })
-                .collect();
-            let sets = self.per_slot(reads).await?;
-            let mut keys: Vec<String> = sets
-                .iter()
-                .flat_map(members)
-                .map(|k| self.settings.data_key(&k))
-                .collect();
-            keys.sort_unstable();
-            keys.dedup();
-            let dels = |keys: Vec<String>| -> Vec<(String, Cmd)> {
-                keys.into_iter()
-                    .map(|k| {
-                        let mut c = redis::cmd("DEL");
-                        c.arg(&k);
-                        (k, c)
-                    })
-                    .collect()
-            };
-            let tag_keys = tags.iter().map(|t| self.settings.tag_key(t)).collect();
-            let (data, _) = futures_util::future::try_join(
-                self.per_slot(dels(keys)),
-                self.per_slot(dels(tag_keys)),
-            )
-            .await?;
-            Ok(count(&data))
+        async fn mark_tags(&self, tags: &[String], at: u64) -> Result<(), TierError> {
+            let cmds = tags.iter().map(|t| self.settings.mark_cmd(t, at)).collect();
+            self.per_slot(cmds).await?;
+            Ok(())
+        }
+
+        async fn tag_times(&self, tags: &[String]) -> Result<Option<Vec<u64>>, TierError> {
+            // One GET per mark (marks live on different slots), all at once, answers in tag order.
+            let runs = tags.iter().map(|t| {
+                let mut conn = self.conn.clone();
+                let key = self.settings.mark_key(t);
+                async move {
+                    redis::cmd("GET")
+                        .arg(key)
+                        .query_async::<Option<String>>(&mut conn)
+                        .await
+                }
+            });
+            Ok(Some(parse_marks(try_join_all(runs).await?)))
         }
 
         async fn try_lock(
@@ -792,16 +793,40 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[test]
+    fn marks_parse_and_corrupt_ones_read_as_now() {
+        let before = crate::expiry::now_micros();
+        let m = parse_marks(vec![None, Some("123".into()), Some("not a number".into())]);
+        assert_eq!(&m[..2], &[0, 123]);
+        assert!(m[2] >= before);
+    }
+
     proptest! {
         #[test]
         fn frame_round_trips(exp in any::<u64>(), tags in proptest::collection::vec(".{0,20}", 0..6),
                              value in proptest::collection::vec(any::<u8>(), 0..300)) {
             let e = Entry { value: Value::Bytes(Bytes::from(value.clone())), expires_at: exp,
-                            tags: tags.clone().into(), size: value.len() };
+                            created_at: exp / 3, tags: tags.clone().into(), size: value.len() };
             let back = decode_frame(Bytes::from(encode_frame(&e, &value))).unwrap();
             prop_assert_eq!(back.expires_at, exp);
+            prop_assert_eq!(back.created_at, exp / 3);
             prop_assert_eq!(back.tags.to_vec(), tags);
             match back.value { Value::Bytes(b) => prop_assert_eq!(b.to_vec(), value), _ => prop_assert!(false) }
+        }
+
+        #[test]
+        fn version_1_frames_read_as_created_at_zero(exp in any::<u64>(), value in proptest::collection::vec(any::<u8>(), 0..50)) {
+            let mut v1 = vec![1u8];
+            v1.extend_from_slice(&exp.to_le_bytes());
+            v1.extend_from_slice(&1u16.to_le_bytes());
+            v1.extend_from_slice(&3u16.to_le_bytes());
+            v1.extend_from_slice(b"tag");
+            v1.extend_from_slice(&value);
+            let back = decode_frame(Bytes::from(v1)).unwrap();
+            prop_assert_eq!(back.expires_at, exp);
+            prop_assert_eq!(back.created_at, 0);
+            prop_assert_eq!(back.tags.to_vec(), vec!["tag".to_string()]);
+            prop_assert_eq!(back.size, value.len());
         }
 
         #[test]

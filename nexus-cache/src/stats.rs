@@ -9,6 +9,8 @@
 //! | `nexus_cache_deletes_total` | counter | `cache`, `tier` |
 //! | `nexus_cache_errors_total` | counter | `cache`, `tier` |
 //! | `nexus_cache_corrupt_total` | counter | `cache`, `tier` |
+//! | `nexus_cache_invalidated_total` | counter | `cache`, `tier` (entries older than a tag mark) |
+//! | `nexus_cache_tag_mark_reads_total` | counter | `cache`, `tier` |
 //! | `nexus_cache_evictions_total` | counter | `cache`, `tier` (memory tiers) |
 //! | `nexus_cache_bytes` | gauge | `cache`, `tier` (memory tiers) |
 //! | `nexus_cache_operation_duration_seconds` | histogram | `cache`, `tier`, `op` = `get`/`set` |
@@ -180,6 +182,8 @@ pub(crate) struct Counters {
     pub(crate) deletes: Counter,
     pub(crate) errors: Counter,
     pub(crate) corrupt: Counter,
+    pub(crate) invalidated: Counter,
+    pub(crate) mark_reads: Counter,
     pub(crate) get_latency: Histogram,
     pub(crate) set_latency: Histogram,
 }
@@ -193,6 +197,8 @@ impl Counters {
             deletes: Counter::new(),
             errors: Counter::new(),
             corrupt: Counter::new(),
+            invalidated: Counter::new(),
+            mark_reads: Counter::new(),
             get_latency: Histogram::new(),
             set_latency: Histogram::new(),
         }
@@ -228,6 +234,11 @@ pub struct TierStats {
     pub errors: u64,
     /// Entries read back that did not decode (treated as misses and removed).
     pub corrupt: u64,
+    /// Entries read back that were created before a mark of one of their tags or of the last
+    /// `clear` (tag invalidation by timestamp): misses.
+    pub invalidated: u64,
+    /// Reads of tag invalidation marks from this tier (when the cache's clock did not know them).
+    pub mark_reads: u64,
     /// Bytes held, where the tier knows.
     pub bytes_stored: Option<u64>,
     /// Read latency.

@@ -29,14 +29,18 @@ impl fmt::Debug for Value {
     }
 }
 
-/// One cache entry as tiers see it: a value, its absolute expiry and its tags.
+/// One cache entry as tiers see it: a value, its absolute expiry, when it was created and its tags.
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// The stored value.
     pub value: Value,
     /// Absolute expiry, in milliseconds since the Unix epoch (see [`expiry`](crate::expiry)).
     pub expires_at: u64,
-    /// Tags for [`Tier::invalidate_tags`].
+    /// When the value was produced, in microseconds since the Unix epoch (for a loaded value: when
+    /// its load started). An entry created before one of its tags' invalidation marks, or before
+    /// the cache's last `clear`, is a miss.
+    pub created_at: u64,
+    /// Tags for [`TieredCache::invalidate_tags`](crate::TieredCache::invalidate_tags).
     pub tags: Arc<[String]>,
     /// Approximate size in bytes (the encoded size), used by size-bounded tiers.
     pub size: usize,
@@ -88,11 +92,24 @@ pub trait Tier: fmt::Debug + Send + Sync + 'static {
     /// Removes an entry; returns whether one was there (when the tier can know).
     async fn delete(&self, key: &str) -> Result<bool, TierError>;
 
-    /// Removes every entry carrying any of `tags`; returns how many were removed, when known.
-    async fn invalidate_tags(&self, tags: &[String]) -> Result<u64, TierError>;
-
-    /// Removes every entry of this cache (never other data sharing the store).
+    /// Physically removes every entry of this cache (never other data sharing the store).
+    /// `TieredCache::clear` does not need it on shared tiers (it writes one mark); it is what
+    /// `TieredCache::purge` uses to give the memory back.
     async fn clear(&self) -> Result<(), TierError>;
+
+    /// Records in a shared store that `tags` were invalidated at `at` (microseconds since the
+    /// Unix epoch): one small write per tag, kept at least as long as the tier keeps entries, and
+    /// never moved backwards. The empty tag stands for "every entry" (`clear`). Stores that are
+    /// not shared ignore it.
+    async fn mark_tags(&self, _tags: &[String], _at: u64) -> Result<(), TierError> {
+        Ok(())
+    }
+
+    /// The invalidation marks of `tags` (0 for a tag never invalidated), in order; `None` for
+    /// stores that are not shared (the cache's own clock is then the only authority).
+    async fn tag_times(&self, _tags: &[String]) -> Result<Option<Vec<u64>>, TierError> {
+        Ok(None)
+    }
 
     /// Adds this instance's hot keys (key, estimated accesses) to the fleet's hot set in the
     /// shared store. Stores that are not shared ignore it.

@@ -4,12 +4,12 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nexus_cache::{
     ClusterTier, EntryOptions, MemoryTier, RedisBackplane, RedisTier, Tier, TieredCache,
 };
-use nexus_testkit::{RedisCluster, RedisServer};
+use nexus_testkit::{RedisCluster, RedisServer, eventually};
 
 async fn instance(
     l2: Arc<dyn Tier>,
@@ -28,21 +28,6 @@ async fn instance(
         .metrics_interval(None)
         .build()
         .unwrap()
-}
-
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    panic!("not within 10 s: {what}");
 }
 
 async fn value(c: &TieredCache<String>, key: &str) -> Option<String> {

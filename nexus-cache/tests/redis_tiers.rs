@@ -219,8 +219,7 @@ async fn tag_invalidation_reaches_entries_written_by_another_instance() {
         .await
         .unwrap();
 
-    let removed = a.invalidate_tags(["team:1"]).await.unwrap();
-    assert_eq!(removed, 2, "a1 and b1 removed from the shared L2");
+    a.invalidate_tags(["team:1"]).await.unwrap();
     assert!(
         a.get("a1").await.unwrap().is_none(),
         "gone from A's L1 and L2"
@@ -233,14 +232,35 @@ async fn tag_invalidation_reaches_entries_written_by_another_instance() {
     assert!(c.get("b1").await.unwrap().is_none());
     assert!(c.get("a1").await.unwrap().is_none());
     assert_eq!(*c.get("b2").await.unwrap().unwrap(), doc(3));
-    // The tag set itself is gone.
+    // By timestamp: the entries are still stored, the tag has one mark, nothing else was written.
     let mut conn = raw(&redis).await;
-    let exists: bool = redis::cmd("EXISTS")
-        .arg("tags:t:team:1")
+    let mut keys: Vec<String> = redis::cmd("KEYS")
+        .arg("tags:*")
         .query_async(&mut conn)
         .await
         .unwrap();
-    assert!(!exists);
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["tags:k:a1", "tags:k:b1", "tags:k:b2", "tags:tt:team:1"]
+    );
+    let mark: u64 = redis::cmd("GET")
+        .arg("tags:tt:team:1")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        mark > 1_700_000_000_000_000,
+        "microseconds since the epoch: {mark}"
+    );
+    assert_eq!(
+        c.stats().tiers[1].invalidated,
+        2,
+        "b1 and a1 read as outdated"
+    );
+    // Written after the invalidation: a hit everywhere.
+    a.set_with("a1", doc(4), &tagged).await.unwrap();
+    assert_eq!(*c.get("a1").await.unwrap().unwrap(), doc(4));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -255,12 +275,49 @@ async fn tag_invalidation_in_the_cluster_never_crosses_slots() {
             .await
             .unwrap();
     }
-    assert_eq!(a.invalidate_tags(["t0", "t1"]).await.unwrap(), 40);
+    a.invalidate_tags(["t0", "t1"]).await.unwrap();
     let fresh = cache(vec![l3.clone()]);
-    assert!(fresh.get("key-0").await.unwrap().is_none());
-    assert!(fresh.get("key-1").await.unwrap().is_none());
-    assert_eq!(*fresh.get("key-2").await.unwrap().unwrap(), doc(2));
-    assert_eq!(a.invalidate_tags(["all"]).await.unwrap(), 20);
+    for i in 0..60 {
+        let got = fresh.get(&format!("key-{i}")).await.unwrap();
+        assert_eq!(got.is_some(), i % 3 == 2, "key-{i}");
+    }
+    a.invalidate_tags(["all"]).await.unwrap();
+    let fresh = cache(vec![l3.clone()]);
+    for i in 0..60 {
+        assert!(fresh.get(&format!("key-{i}")).await.unwrap().is_none());
+    }
+    // Loader-set tags and clear on the cluster: marks on their own slots, read per slot.
+    let v = a
+        .get_or_load_adaptive("adaptive", &EntryOptions::new(), || async {
+            Ok::<_, std::io::Error>(nexus_cache::Loaded::new(doc(99)).tags(["t7", "t8"]))
+        })
+        .await
+        .unwrap();
+    assert_eq!(*v, doc(99));
+    let fresh = cache(vec![l3.clone()]);
+    assert_eq!(*fresh.get("adaptive").await.unwrap().unwrap(), doc(99));
+    a.invalidate_tags(["t8"]).await.unwrap();
+    assert!(
+        cache(vec![l3.clone()])
+            .get("adaptive")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    a.set("untagged", doc(5)).await.unwrap();
+    a.clear().await.unwrap();
+    assert!(
+        cache(vec![l3.clone()])
+            .get("untagged")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    a.set("untagged", doc(6)).await.unwrap();
+    assert_eq!(
+        *cache(vec![l3]).get("untagged").await.unwrap().unwrap(),
+        doc(6)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,9 +335,9 @@ async fn cluster_keys_spread_over_all_three_masters() {
     for i in (0..300).step_by(37) {
         assert_eq!(*c.get(&format!("user:{i}")).await.unwrap().unwrap(), doc(i));
     }
-    c.clear().await.unwrap();
+    c.purge().await.unwrap();
     let after: u64 = masters.iter().map(|&p| cluster.dbsize(p)).sum();
-    assert_eq!(after, 0, "clear scanned every master");
+    assert_eq!(after, 0, "purge scanned every master");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -499,10 +556,23 @@ async fn clear_removes_only_this_caches_keys() {
     other.set("k1", doc(1)).await.unwrap();
     c.clear().await.unwrap();
     assert!(c.get("k1").await.unwrap().is_none());
+    let l2_only = cache(vec![Arc::new(l2(&redis, "mine").await)]);
+    assert!(
+        l2_only.get("k2").await.unwrap().is_none(),
+        "older than the clear mark"
+    );
     assert_eq!(*other.get("k1").await.unwrap().unwrap(), doc(1));
     let mut conn = raw(&redis).await;
     let n: u64 = redis::cmd("DBSIZE").query_async(&mut conn).await.unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(n, 2500 + 1 + 1, "clear wrote one mark and deleted nothing");
+    c.set("k3", doc(3)).await.unwrap();
+    assert_eq!(*l2_only.get("k3").await.unwrap().unwrap(), doc(3));
+    c.purge().await.unwrap();
+    let n: u64 = redis::cmd("DBSIZE").query_async(&mut conn).await.unwrap();
+    assert_eq!(
+        n, 1,
+        "purge deleted this cache's keys and mark, not the other's"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

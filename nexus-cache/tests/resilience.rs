@@ -1,5 +1,5 @@
-//! Keeping serving: fail-safe copies, soft and hard loader timeouts (tokio's paused clock),
-//! refresh-ahead, the circuit breaker and a Redis outage in the middle of a load (real
+//! Keeping serving: fail-safe copies, soft and hard loader timeouts and refresh-ahead (tokio's
+//! paused clock), the circuit breaker and a Redis outage in the middle of a load (real
 //! redis-server).
 #![allow(clippy::unwrap_used)]
 
@@ -113,59 +113,90 @@ async fn soft_timeout_serves_stale_and_the_load_finishes_in_the_background() {
     assert_eq!((s.soft_timeouts, s.fail_safe_served, s.loads), (1, 1, 1));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refresh_ahead_reloads_once_in_the_background() {
-    let cache: TieredCache<String> = TieredCache::builder()
-        .tier(
-            MemoryTier::builder()
-                .ttl(Duration::from_millis(400))
-                .build(),
-        )
-        .refresh_ahead(0.5)
-        .metrics_interval(None)
-        .build()
-        .unwrap();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let loader = |calls: Arc<AtomicUsize>| {
-        move || async move {
-            let n = calls.fetch_add(1, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            Ok::<_, std::io::Error>(format!("v{n}"))
-        }
-    };
-    let opts = EntryOptions::new();
-    assert_eq!(
-        *cache
-            .fetch("k", &opts, loader(calls.clone()))
-            .await
-            .unwrap(),
-        "v0"
-    );
-    tokio::time::sleep(Duration::from_millis(250)).await; // past half of the TTL
-    let mut all = Vec::new();
-    for _ in 0..20 {
-        all.push(
-            cache
-                .fetch("k", &opts, loader(calls.clone()))
-                .await
-                .unwrap(),
-        );
+/// Runs `body` on a current-thread runtime with tokio's clock paused and quanta's clock (which
+/// L1 deadlines use) mocked on the same thread: [`Clocks::advance`] moves both, no real waiting.
+fn with_paused_clocks<F, Fut>(body: F)
+where
+    F: FnOnce(Clocks) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (clock, mock) = quanta::Clock::mock();
+    let clocks = Clocks(mock);
+    quanta::with_clock(&clock, || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap()
+            .block_on(body(clocks))
+    });
+}
+
+struct Clocks(Arc<quanta::Mock>);
+
+impl Clocks {
+    async fn advance(&self, d: Duration) {
+        self.0.increment(d);
+        tokio::time::advance(d).await;
     }
-    assert!(
-        all.iter().all(|v| **v == "v0"),
-        "the current value is returned at once"
-    );
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(
-        calls.load(Ordering::SeqCst),
-        2,
-        "one background reload for 20 hits"
-    );
-    assert_eq!(
-        cache.get("k").await.unwrap().as_deref().map(String::as_str),
-        Some("v1")
-    );
-    assert_eq!(cache.stats().loader.refreshes, 1);
+}
+
+#[test]
+fn refresh_ahead_reloads_once_in_the_background() {
+    with_paused_clocks(|clocks| async move {
+        let cache: TieredCache<String> = TieredCache::builder()
+            .tier(MemoryTier::builder().ttl(Duration::from_secs(60)).build())
+            .refresh_ahead(0.8)
+            .metrics_interval(None)
+            .build()
+            .unwrap();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let get = |cache: &TieredCache<String>| {
+            let calls = calls.clone();
+            let cache = cache.clone();
+            async move {
+                let loader = move || async move {
+                    let n = calls.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    Ok::<_, std::io::Error>(format!("v{n}"))
+                };
+                (*cache
+                    .fetch("k", &EntryOptions::new(), loader)
+                    .await
+                    .unwrap())
+                .clone()
+            }
+        };
+        assert_eq!(get(&cache).await, "v0");
+        clocks.advance(Duration::from_secs(47)).await; // 78 % of the TTL: no refresh yet
+        assert_eq!(get(&cache).await, "v0");
+        tokio::task::yield_now().await;
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        clocks.advance(Duration::from_secs(2)).await; // 82 %
+        for _ in 0..20 {
+            assert_eq!(
+                get(&cache).await,
+                "v0",
+                "the current value is returned at once"
+            );
+        }
+        tokio::task::yield_now().await; // the reload starts
+        clocks.advance(Duration::from_secs(2)).await; // the reload (2 s) is done
+        for _ in 0..5 {
+            tokio::task::yield_now().await; // let the reload task write its value
+        }
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            2,
+            "one background reload for 20 hits"
+        );
+        assert_eq!(get(&cache).await, "v1");
+        assert_eq!(cache.stats().loader.refreshes, 1);
+        // The refreshed entry has a whole TTL again: 50 s later it is still fresh.
+        clocks.advance(Duration::from_secs(50)).await;
+        assert_eq!(get(&cache).await, "v1");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,3 +25,20 @@ pub use binaries::require;
 pub use ports::free_port;
 pub use postgres::PostgresServer;
 pub use redis::{RedisCluster, RedisServer};
+
+/// Polls `check` every 5 ms until it holds; panics with `what` after 10 s. For conditions that
+/// another task or process makes true (a backplane message, a restarted server).
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("not within 10 s: {what}");
+}
