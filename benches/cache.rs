@@ -6,6 +6,10 @@
 //! - `zipf_get_or_load`: 1 M `get_or_load` calls from 64 tasks over a Zipf(0.99) key space of
 //!   100 k keys, L1+L2 vs raw moka `get_with`.
 //!
+//! - `tag_invalidation`: invalidating a tag carried by 1 000 entries in Redis: ours (one timestamp
+//!   mark) vs the classic tag-set design with raw redis-rs (`SMEMBERS` the tag's key set, `DEL`
+//!   the members and the set), the set rebuilt outside the timing before each run.
+//!
 //! - backplane staleness (printed): two instances sharing Redis and a `RedisBackplane`; after
 //!   `set` returns on A, how long B keeps serving the old value from its L1. The peer is the
 //!   same pair without a backplane, where B serves the old value until its L1 TTL ends.
@@ -18,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use futures_util::FutureExt;
-use nexus_cache::{MemoryTier, RedisBackplane, RedisTier, TieredCache};
+use nexus_cache::{EntryOptions, MemoryTier, RedisBackplane, RedisTier, TieredCache};
 use nexus_testkit::RedisServer;
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
@@ -287,7 +291,7 @@ fn zipf_get_or_load(c: &mut Criterion, rt: &Runtime, redis: &RedisServer) {
 
 fn staleness(rt: &Runtime, redis: &RedisServer, quick: bool) {
     let rounds = if quick { 50 } else { 500 };
-    let mut samples: Vec<f64> = rt.block_on(async {
+    let (mut sets, mut tags) = rt.block_on(async {
         let make = || async {
             let bp = RedisBackplane::connect([redis.url()], "bench:bp")
                 .await
@@ -331,16 +335,114 @@ fn staleness(rt: &Runtime, redis: &RedisServer, quick: bool) {
             }
             out.push(t0.elapsed().as_secs_f64() * 1e3);
         }
-        out
+        // Tag invalidation: B holds a tagged entry in L1; A invalidates the tag.
+        let mut tags = Vec::with_capacity(rounds);
+        for i in 0..rounds as u64 {
+            let key = format!("t{}", i % 10);
+            let opts = EntryOptions::new().tags([format!("tag{}", i % 10)]);
+            b.set_with(&key, doc(i), &opts).await.expect("set");
+            let _ = b.get(&key).await;
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            a.invalidate_tags([format!("tag{}", i % 10)])
+                .await
+                .expect("invalidate");
+            let t0 = Instant::now();
+            while b.get(&key).await.ok().flatten().is_some()
+                && t0.elapsed() < Duration::from_secs(2)
+            {
+                tokio::task::yield_now().await;
+            }
+            tags.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+        (out, tags)
     });
-    samples.sort_by(f64::total_cmp);
-    let q = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
-    println!(
-        "backplane staleness over {rounds} writes: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms (without a backplane: until the L1 TTL, 300 000 ms)",
-        q(0.5),
-        q(0.99),
-        samples[samples.len() - 1]
-    );
+    for (what, samples) in [("writes", &mut sets), ("tag invalidations", &mut tags)] {
+        samples.sort_by(f64::total_cmp);
+        let q = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
+        println!(
+            "backplane staleness over {rounds} {what}: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms (without a backplane: until the L1 TTL, 300 000 ms)",
+            q(0.5),
+            q(0.99),
+            samples[samples.len() - 1]
+        );
+    }
+}
+
+/// Invalidating a tag of 1 000 entries: one timestamp mark vs finding and deleting the entries.
+fn tag_invalidation(c: &mut Criterion, rt: &Runtime, redis: &RedisServer) {
+    const N: usize = 1_000;
+    let (ours, raw) = rt.block_on(async {
+        let l2 = RedisTier::builder(redis.url())
+            .prefix("tagbench")
+            .build()
+            .await
+            .expect("l2");
+        let ours: TieredCache<Doc> = TieredCache::builder()
+            .tier(l2)
+            .metrics_interval(None)
+            .build()
+            .expect("cache");
+        let opts = EntryOptions::new().tags(["big"]);
+        for i in 0..N {
+            ours.set_with(&format!("e{i}"), doc(i as u64), &opts)
+                .await
+                .expect("set");
+        }
+        let client = redis::Client::open(redis.url()).expect("client");
+        let raw = redis::aio::ConnectionManager::new(client)
+            .await
+            .expect("raw connection");
+        (ours, raw)
+    });
+    let value = postcard::to_allocvec(&doc(1)).expect("encode");
+    let mut g = c.benchmark_group("tag_invalidation_1000_entries");
+    g.bench_function("raw_tag_set_smembers_del", |b| {
+        b.to_async(rt).iter_custom(|iters| {
+            let mut conn = raw.clone();
+            let value = value.clone();
+            async move {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    // Rebuild the tag set and its entries (not timed).
+                    let mut pipe = redis::pipe();
+                    for i in 0..N {
+                        pipe.cmd("SET")
+                            .arg(format!("raw:e{i}"))
+                            .arg(&value)
+                            .ignore();
+                        pipe.cmd("SADD")
+                            .arg("raw:tag:big")
+                            .arg(format!("raw:e{i}"))
+                            .ignore();
+                    }
+                    pipe.query_async::<()>(&mut conn).await.expect("fill");
+                    let t0 = Instant::now();
+                    let members: Vec<String> = redis::cmd("SMEMBERS")
+                        .arg("raw:tag:big")
+                        .query_async(&mut conn)
+                        .await
+                        .expect("smembers");
+                    let _: () = redis::pipe()
+                        .cmd("DEL")
+                        .arg(&members)
+                        .ignore()
+                        .cmd("DEL")
+                        .arg("raw:tag:big")
+                        .ignore()
+                        .query_async(&mut conn)
+                        .await
+                        .expect("del");
+                    timed += t0.elapsed();
+                }
+                timed
+            }
+        })
+    });
+    g.bench_function("tiered_cache_timestamp_mark", |b| {
+        b.to_async(rt)
+            .iter(|| async { ours.invalidate_tags(["big"]).await.expect("invalidate") })
+    });
+    g.finish();
 }
 
 fn main() {
@@ -351,6 +453,7 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     l1_hit(&mut c, &rt);
     l2_hit(&mut c, &rt, &redis);
+    tag_invalidation(&mut c, &rt, &redis);
     zipf_get_or_load(&mut c, &rt, &redis);
     c.final_summary();
     drop(redis);
