@@ -381,4 +381,13 @@ impl Tier for MemoryTier {
         self.cache.invalidate_all();
         Ok(())
     }
+
+    /// In-process: nothing to record (the cache drops the matching entries itself).
+    async fn mark_tags(&self, _tags: &[String], _at: u64) -> Result<(), TierError> {
+        Ok(())
+    }
+
+    async fn tag_times(&self, _tags: &[String]) -> Result<Option<Vec<u64>>, TierError> {
+        Ok(None)
+    }
 }

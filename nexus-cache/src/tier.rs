@@ -99,17 +99,15 @@ pub trait Tier: fmt::Debug + Send + Sync + 'static {
 
     /// Records in a shared store that `tags` were invalidated at `at` (microseconds since the
     /// Unix epoch): one small write per tag, kept at least as long as the tier keeps entries, and
-    /// never moved backwards. The empty tag stands for "every entry" (`clear`). Stores that are
-    /// not shared ignore it.
-    async fn mark_tags(&self, _tags: &[String], _at: u64) -> Result<(), TierError> {
-        Ok(())
-    }
+    /// never moved backwards. The empty tag stands for "every entry" (`clear`). A store that is
+    /// not shared does nothing (the cache drops matching L1 entries itself).
+    ///
+    /// Required, so that a new shared store cannot silently ignore tag invalidation.
+    async fn mark_tags(&self, tags: &[String], at: u64) -> Result<(), TierError>;
 
-    /// The invalidation marks of `tags` (0 for a tag never invalidated), in order; `None` for
-    /// stores that are not shared (the cache's own clock is then the only authority).
-    async fn tag_times(&self, _tags: &[String]) -> Result<Option<Vec<u64>>, TierError> {
-        Ok(None)
-    }
+    /// The invalidation marks of `tags` (0 for a tag never invalidated), in order; `None` for a
+    /// store that is not shared (the cache's own clock is then the only authority).
+    async fn tag_times(&self, tags: &[String]) -> Result<Option<Vec<u64>>, TierError>;
 
     /// Adds this instance's hot keys (key, estimated accesses) to the fleet's hot set in the
     /// shared store. Stores that are not shared ignore it.
