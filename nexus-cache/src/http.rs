@@ -15,7 +15,7 @@
 //! | `POST /set` | `{"key", "value", "ttl_seconds"?, "tags"?}` → `{"stored": true}` |
 //! | `GET /get/{key}` | `{"key", "value"}`, 404 when absent |
 //! | `DELETE /delete/{key}` | `{"deleted": bool}` |
-//! | `POST /invalidate` | `{"tags": [..]}` → `{"removed": n}` |
+//! | `POST /invalidate` | `{"tags": [..]}` → `{"invalidated_tags": n}` (one mark per tag) |
 //! | `GET /stats` | [`CacheStats`](crate::CacheStats) |
 //! | `POST /optimize` | `{"target_hit_ratio"?: 0.9}` → [`Optimization`](crate::Optimization) |
 //!
