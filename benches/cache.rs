@@ -118,23 +118,32 @@ fn l1_hit(c: &mut Criterion, rt: &Runtime) {
     g.finish();
 }
 
+/// A cache whose only tier is Redis under `prefix`, and a raw redis-rs connection (the peer).
+async fn l2_and_raw(
+    redis: &RedisServer,
+    prefix: &str,
+) -> (TieredCache<Doc>, redis::aio::ConnectionManager) {
+    let l2 = RedisTier::builder(redis.url())
+        .prefix(prefix)
+        .build()
+        .await
+        .expect("l2");
+    let ours = TieredCache::builder()
+        .tier(l2)
+        .metrics_interval(None)
+        .build()
+        .expect("cache");
+    let client = redis::Client::open(redis.url()).expect("client");
+    let raw = redis::aio::ConnectionManager::new(client)
+        .await
+        .expect("raw connection");
+    (ours, raw)
+}
+
 fn l2_hit(c: &mut Criterion, rt: &Runtime, redis: &RedisServer) {
     let keys = keys(1_000);
     let (ours, mut raw) = rt.block_on(async {
-        let l2 = RedisTier::builder(redis.url())
-            .prefix("bench")
-            .build()
-            .await
-            .expect("l2");
-        let ours: TieredCache<Doc> = TieredCache::builder()
-            .tier(l2)
-            .metrics_interval(None)
-            .build()
-            .expect("cache");
-        let client = redis::Client::open(redis.url()).expect("client");
-        let mut raw = redis::aio::ConnectionManager::new(client)
-            .await
-            .expect("raw connection");
+        let (ours, mut raw) = l2_and_raw(redis, "bench").await;
         for (i, k) in keys.iter().enumerate() {
             ours.set(k, doc(i as u64)).await.expect("set");
             let bytes = postcard::to_allocvec(&doc(i as u64)).expect("encode");
@@ -372,26 +381,13 @@ fn staleness(rt: &Runtime, redis: &RedisServer, quick: bool) {
 fn tag_invalidation(c: &mut Criterion, rt: &Runtime, redis: &RedisServer) {
     const N: usize = 1_000;
     let (ours, raw) = rt.block_on(async {
-        let l2 = RedisTier::builder(redis.url())
-            .prefix("tagbench")
-            .build()
-            .await
-            .expect("l2");
-        let ours: TieredCache<Doc> = TieredCache::builder()
-            .tier(l2)
-            .metrics_interval(None)
-            .build()
-            .expect("cache");
+        let (ours, raw) = l2_and_raw(redis, "tagbench").await;
         let opts = EntryOptions::new().tags(["big"]);
         for i in 0..N {
             ours.set_with(&format!("e{i}"), doc(i as u64), &opts)
                 .await
                 .expect("set");
         }
-        let client = redis::Client::open(redis.url()).expect("client");
-        let raw = redis::aio::ConnectionManager::new(client)
-            .await
-            .expect("raw connection");
         (ours, raw)
     });
     let value = postcard::to_allocvec(&doc(1)).expect("encode");

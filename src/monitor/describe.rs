@@ -60,6 +60,14 @@ pub(super) fn describe_all() {
             "nexus_cache_corrupt_total",
             "Corrupt entries read back, treated as misses.",
         ),
+        (
+            "nexus_cache_invalidated_total",
+            "Entries read back older than a mark of one of their tags (or of the last clear): misses.",
+        ),
+        (
+            "nexus_cache_tag_mark_reads_total",
+            "Reads of tag invalidation marks from a shared tier.",
+        ),
         ("nexus_cache_evictions_total", "Entries evicted for space."),
         ("nexus_cache_loads_total", "Loader runs."),
         ("nexus_cache_load_errors_total", "Loader failures."),
