@@ -290,7 +290,9 @@ async fn without_a_backplane_marks_are_read_again_after_their_ttl() {
     .await;
     let took = at.elapsed();
     assert!(took <= Duration::from_millis(1_500), "{took:?}");
-    assert_eq!(b.stats().tiers[0].mark_reads, 2);
+    // Read again once (two if the clear mark and the tag's expire on either side of a read).
+    let reads = b.stats().tiers[0].mark_reads;
+    assert!((2..=3).contains(&reads), "{reads}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
