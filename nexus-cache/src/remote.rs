@@ -26,7 +26,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::future::try_join_all;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, Pipeline, Value as RedisValue};
 
 use crate::error::TierError;
@@ -447,6 +447,89 @@ fn parse_get(v: Option<Vec<u8>>) -> Result<Option<Entry>, TierError> {
     Ok(Some(entry))
 }
 
+/// The single-key operations: the same commands on a node and on a cluster (whose connection
+/// routes each to its key's slot).
+impl Settings {
+    async fn get<C: ConnectionLike>(
+        &self,
+        mut conn: C,
+        key: &str,
+    ) -> Result<Option<Entry>, TierError> {
+        let v: Option<Vec<u8>> = redis::cmd("GET")
+            .arg(self.data_key(key))
+            .query_async(&mut conn)
+            .await?;
+        parse_get(v)
+    }
+
+    async fn set<C: ConnectionLike>(
+        &self,
+        mut conn: C,
+        key: &str,
+        entry: &Entry,
+    ) -> Result<(), TierError> {
+        set_command(self, key, entry)?
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete<C: ConnectionLike>(&self, mut conn: C, key: &str) -> Result<bool, TierError> {
+        let n: u64 = redis::cmd("DEL")
+            .arg(self.data_key(key))
+            .query_async(&mut conn)
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn try_lock<C: ConnectionLike>(
+        &self,
+        mut conn: C,
+        key: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> Result<Option<bool>, TierError> {
+        let r: Option<String> = self
+            .lock_cmd(key, token, ttl)
+            .query_async(&mut conn)
+            .await?;
+        Ok(Some(r.is_some()))
+    }
+
+    async fn unlock<C: ConnectionLike>(
+        &self,
+        mut conn: C,
+        key: &str,
+        token: &str,
+    ) -> Result<(), TierError> {
+        self.unlock_cmd(key, token)
+            .query_async::<i64>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// One key, one slot: on a cluster the connection routes the pipeline there.
+    async fn publish_hot<C: ConnectionLike>(
+        &self,
+        mut conn: C,
+        keys: &[(String, u64)],
+    ) -> Result<(), TierError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.hot_pipeline(keys).query_async::<()>(&mut conn).await?;
+        Ok(())
+    }
+
+    async fn hot_keys<C: ConnectionLike>(
+        &self,
+        mut conn: C,
+        n: usize,
+    ) -> Result<Vec<String>, TierError> {
+        Ok(self.hot_read_cmd(n).query_async(&mut conn).await?)
+    }
+}
+
 #[async_trait]
 impl Tier for RedisTier {
     fn kind(&self) -> &'static str {
@@ -462,29 +545,15 @@ impl Tier for RedisTier {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Entry>, TierError> {
-        let mut conn = self.conn.clone();
-        let v: Option<Vec<u8>> = redis::cmd("GET")
-            .arg(self.settings.data_key(key))
-            .query_async(&mut conn)
-            .await?;
-        parse_get(v)
+        self.settings.get(self.conn.clone(), key).await
     }
 
     async fn set(&self, key: &str, entry: Entry) -> Result<(), TierError> {
-        let mut conn = self.conn.clone();
-        set_command(&self.settings, key, &entry)?
-            .query_async::<()>(&mut conn)
-            .await?;
-        Ok(())
+        self.settings.set(self.conn.clone(), key, &entry).await
     }
 
     async fn delete(&self, key: &str) -> Result<bool, TierError> {
-        let mut conn = self.conn.clone();
-        let n: u64 = redis::cmd("DEL")
-            .arg(self.settings.data_key(key))
-            .query_async(&mut conn)
-            .await?;
-        Ok(n > 0)
+        self.settings.delete(self.conn.clone(), key).await
     }
 
     async fn mark_tags(&self, tags: &[String], at: u64) -> Result<(), TierError> {
@@ -517,40 +586,21 @@ impl Tier for RedisTier {
         token: &str,
         ttl: Duration,
     ) -> Result<Option<bool>, TierError> {
-        let mut conn = self.conn.clone();
-        let r: Option<String> = self
-            .settings
-            .lock_cmd(key, token, ttl)
-            .query_async(&mut conn)
-            .await?;
-        Ok(Some(r.is_some()))
+        self.settings
+            .try_lock(self.conn.clone(), key, token, ttl)
+            .await
     }
 
     async fn unlock(&self, key: &str, token: &str) -> Result<(), TierError> {
-        let mut conn = self.conn.clone();
-        self.settings
-            .unlock_cmd(key, token)
-            .query_async::<i64>(&mut conn)
-            .await?;
-        Ok(())
+        self.settings.unlock(self.conn.clone(), key, token).await
     }
 
     async fn publish_hot_keys(&self, keys: &[(String, u64)]) -> Result<(), TierError> {
-        if keys.is_empty() {
-            return Ok(());
-        }
-        // One key, one slot: on a cluster the connection routes the pipeline there.
-        let mut conn = self.conn.clone();
-        self.settings
-            .hot_pipeline(keys)
-            .query_async::<()>(&mut conn)
-            .await?;
-        Ok(())
+        self.settings.publish_hot(self.conn.clone(), keys).await
     }
 
     async fn hot_keys(&self, n: usize) -> Result<Vec<String>, TierError> {
-        let mut conn = self.conn.clone();
-        Ok(self.settings.hot_read_cmd(n).query_async(&mut conn).await?)
+        self.settings.hot_keys(self.conn.clone(), n).await
     }
 
     async fn clear(&self) -> Result<(), TierError> {
@@ -657,29 +707,15 @@ mod cluster_impl {
         }
 
         async fn get(&self, key: &str) -> Result<Option<Entry>, TierError> {
-            let mut conn = self.conn.clone();
-            let v: Option<Vec<u8>> = redis::cmd("GET")
-                .arg(self.settings.data_key(key))
-                .query_async(&mut conn)
-                .await?;
-            parse_get(v)
+            self.settings.get(self.conn.clone(), key).await
         }
 
         async fn set(&self, key: &str, entry: Entry) -> Result<(), TierError> {
-            let mut conn = self.conn.clone();
-            set_command(&self.settings, key, &entry)?
-                .query_async::<()>(&mut conn)
-                .await?;
-            Ok(())
+            self.settings.set(self.conn.clone(), key, &entry).await
         }
 
         async fn delete(&self, key: &str) -> Result<bool, TierError> {
-            let mut conn = self.conn.clone();
-            let n: u64 = redis::cmd("DEL")
-                .arg(self.settings.data_key(key))
-                .query_async(&mut conn)
-                .await?;
-            Ok(n > 0)
+            self.settings.delete(self.conn.clone(), key).await
         }
 
         async fn mark_tags(&self, tags: &[String], at: u64) -> Result<(), TierError> {
@@ -709,40 +745,21 @@ mod cluster_impl {
             token: &str,
             ttl: Duration,
         ) -> Result<Option<bool>, TierError> {
-            let mut conn = self.conn.clone();
-            let r: Option<String> = self
-                .settings
-                .lock_cmd(key, token, ttl)
-                .query_async(&mut conn)
-                .await?;
-            Ok(Some(r.is_some()))
+            self.settings
+                .try_lock(self.conn.clone(), key, token, ttl)
+                .await
         }
 
         async fn unlock(&self, key: &str, token: &str) -> Result<(), TierError> {
-            let mut conn = self.conn.clone();
-            self.settings
-                .unlock_cmd(key, token)
-                .query_async::<i64>(&mut conn)
-                .await?;
-            Ok(())
+            self.settings.unlock(self.conn.clone(), key, token).await
         }
 
         async fn publish_hot_keys(&self, keys: &[(String, u64)]) -> Result<(), TierError> {
-            if keys.is_empty() {
-                return Ok(());
-            }
-            // One key, one slot: on a cluster the connection routes the pipeline there.
-            let mut conn = self.conn.clone();
-            self.settings
-                .hot_pipeline(keys)
-                .query_async::<()>(&mut conn)
-                .await?;
-            Ok(())
+            self.settings.publish_hot(self.conn.clone(), keys).await
         }
 
         async fn hot_keys(&self, n: usize) -> Result<Vec<String>, TierError> {
-            let mut conn = self.conn.clone();
-            Ok(self.settings.hot_read_cmd(n).query_async(&mut conn).await?)
+            self.settings.hot_keys(self.conn.clone(), n).await
         }
 
         async fn clear(&self) -> Result<(), TierError> {
