@@ -10,7 +10,8 @@
 //!   throughput on the same machine, in the same run (HTTP and JSON included, so it is an
 //!   upper bound of what Alertmanager adds, not an equal comparison).
 //! - memory: RSS growth per firing alert held by the engine and the pipeline (printed).
-//! - `anomaly_detector`: samples/s of the default anomaly detector on a seasonal series with
+//! - `anomaly_detector` (and `anomaly_detector_combined`): samples/s of the default (and the
+//!   combined) anomaly detector on a seasonal series with
 //!   spikes, next to an EWMA z-score (the cheapest useful detector).
 //!
 //! `cargo bench --bench alerting`
@@ -287,7 +288,7 @@ fn memory(quick: bool) {
 }
 
 fn detectors(c: &mut Criterion) {
-    use nexus_alerting::anomaly::{DefaultDetector, Detector, EwmaDetector};
+    use nexus_alerting::anomaly::{CombinedDetector, DefaultDetector, Detector, EwmaDetector};
     // One series with a daily pattern, noise and a few spikes: 100 000 samples.
     let mut rng = fastrand::Rng::with_seed(11);
     let values: Vec<f64> = (0..100_000)
@@ -297,37 +298,43 @@ fn detectors(c: &mut Criterion) {
             50.0 + day + rng.f64() * 2.0 + spike
         })
         .collect();
+    // Feeds a series (one sample a minute); the sum of the scores keeps the work observable.
+    fn feed(d: &mut dyn Detector, values: &[f64]) -> f64 {
+        let mut acc = 0.0;
+        for (i, v) in values.iter().enumerate() {
+            acc += d.update(i as i64 * 60_000, *v);
+        }
+        acc
+    }
     let mut g = c.benchmark_group("anomaly_detector");
     g.throughput(Throughput::Elements(values.len() as u64));
     g.sample_size(20);
     g.bench_function("nexus_default", |b| {
-        b.iter(|| {
-            let mut d = DefaultDetector::default();
-            let mut acc = 0.0;
-            for (i, v) in values.iter().enumerate() {
-                acc += d.update(i as i64 * 60_000, *v);
-            }
-            black_box(acc)
-        })
+        b.iter(|| black_box(feed(&mut DefaultDetector::default(), &values)))
     });
     g.bench_function("peer_ewma_zscore", |b| {
-        b.iter(|| {
-            let mut d = EwmaDetector::new(0.05, 100);
-            let mut acc = 0.0;
-            for (i, v) in values.iter().enumerate() {
-                acc += d.update(i as i64 * 60_000, *v);
-            }
-            black_box(acc)
-        })
+        b.iter(|| black_box(feed(&mut EwmaDetector::new(0.05, 100), &values)))
+    });
+    g.finish();
+    // The combined detector is ~300x slower: its own group on the first 20 000 samples.
+    let head = &values[..20_000];
+    let mut g = c.benchmark_group("anomaly_detector_combined");
+    g.throughput(Throughput::Elements(head.len() as u64));
+    g.sample_size(10);
+    g.bench_function("nexus_combined", |b| {
+        b.iter(|| black_box(feed(&mut CombinedDetector::default(), head)))
     });
     g.finish();
     let mut d = DefaultDetector::default();
-    for (i, v) in values.iter().enumerate() {
-        d.update(i as i64 * 60_000, *v);
-    }
+    feed(&mut d, &values);
+    let mut c = CombinedDetector::default();
+    feed(&mut c, &values);
     println!(
-        "anomaly_detector memory: DefaultDetector holds {} bytes per series",
-        d.memory_bytes()
+        "anomaly_detector memory: DefaultDetector holds {} bytes per series, CombinedDetector {} \
+         bytes after {} samples",
+        d.memory_bytes(),
+        c.memory_bytes(),
+        values.len()
     );
 }
 

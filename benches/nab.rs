@@ -1,7 +1,8 @@
 //! The Numenta Anomaly Benchmark on the shared subset (`shared/data/nab`): the frozen default
-//! detector at its frozen threshold, and the baselines at their best (NAB-optimised) thresholds,
-//! per category and in total, for NAB's three profiles. Runs in CI (quick mode changes nothing:
-//! the whole corpus takes about a second).
+//! and combined detectors at their frozen threshold (the combined one also as NAB runs every
+//! detector: told the file's value range), and the baselines at their best (NAB-optimised)
+//! thresholds, per category and in total, for NAB's three profiles. Runs in CI (quick mode
+//! changes nothing: the whole corpus takes about half a minute).
 //!
 //! `cargo bench --bench nab`
 
@@ -9,8 +10,8 @@ use std::path::PathBuf;
 
 use nexus_alerting::anomaly::nab::{self, DataFile, PROFILES, ScoredFile};
 use nexus_alerting::anomaly::{
-    DEFAULT_THRESHOLD, DefaultDetector, Detector, EwmaDetector, Likelihood, MadDetector,
-    SeasonalDetector,
+    CombinedDetector, CombinedParams, DEFAULT_THRESHOLD, DefaultDetector, Detector, EwmaDetector,
+    Likelihood, MadDetector, SeasonalDetector,
 };
 
 fn corpus_root() -> PathBuf {
@@ -29,14 +30,14 @@ fn corpus_root() -> PathBuf {
     panic!("NAB corpus not found beside the repository (../shared/data/nab): set NEXUS_SHARED");
 }
 
-type Make = fn() -> Box<dyn Detector>;
+type Make = fn(&DataFile) -> Box<dyn Detector>;
 
 fn run(files: &[DataFile], make: Make) -> (Vec<ScoredFile>, f64) {
     let started = std::time::Instant::now();
     let scores: Vec<Vec<f64>> = files
         .iter()
         .map(|f| {
-            let mut d = make();
+            let mut d = make(f);
             f.timestamps
                 .iter()
                 .zip(&f.values)
@@ -63,26 +64,44 @@ fn main() {
         .map(|f| f.key.split('/').next().unwrap_or("").to_owned())
         .collect();
     categories.dedup();
-    let detectors: [(&str, Make, Option<f64>); 5] = [
+    let detectors: [(&str, Make, Option<f64>); 7] = [
         (
             "nexus default (frozen)",
-            || Box::new(DefaultDetector::default()),
+            |_| Box::new(DefaultDetector::default()),
+            Some(DEFAULT_THRESHOLD),
+        ),
+        (
+            "nexus combined (frozen)",
+            |_| Box::new(CombinedDetector::default()),
+            Some(DEFAULT_THRESHOLD),
+        ),
+        (
+            "nexus combined, told the range (NAB protocol)",
+            |f| {
+                let lo = f.values.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = f.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                Box::new(CombinedDetector::with_range(
+                    CombinedParams::default(),
+                    lo,
+                    hi,
+                ))
+            },
             Some(DEFAULT_THRESHOLD),
         ),
         (
             "EWMA z-score",
-            || Box::new(EwmaDetector::new(0.05, 100)),
+            |_| Box::new(EwmaDetector::new(0.05, 100)),
             None,
         ),
-        ("median/MAD", || Box::new(MadDetector::new(200)), None),
+        ("median/MAD", |_| Box::new(MadDetector::new(200)), None),
         (
             "Holt-Winters",
-            || Box::new(SeasonalDetector::new(600, 300)),
+            |_| Box::new(SeasonalDetector::new(600, 300)),
             None,
         ),
         (
             "EWMA + likelihood",
-            || Box::new(Likelihood::new(EwmaDetector::new(0.05, 100), 10, 8640, 388)),
+            |_| Box::new(Likelihood::new(EwmaDetector::new(0.05, 100), 10, 8640, 388)),
             None,
         ),
     ];
@@ -122,7 +141,7 @@ fn main() {
                 })
                 .collect();
             println!(
-                "| {name} | {} | {profile} | {} | **{:.2}** | {} | {:.1} M |",
+                "| {name} | {} | {profile} | {} | **{:.2}** | {} | {:.3} M |",
                 if frozen.is_some() {
                     format!("{t} (frozen)")
                 } else {

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use nexus_alerting::anomaly::nab::{self, DataFile, PROFILES, ScoredFile};
 use nexus_alerting::anomaly::{
-    DefaultDetector, Detector, EwmaDetector, Likelihood, MadDetector, SeasonalDetector,
+    CombinedDetector, ContextDetector, DefaultDetector, Detector, EwmaDetector, Likelihood,
+    MadDetector, SeasonalDetector,
 };
 
 fn corpus_root() -> PathBuf {
@@ -29,6 +30,8 @@ fn corpus_root() -> PathBuf {
 fn make(name: &str) -> Box<dyn Detector> {
     match name {
         "default" => Box::new(DefaultDetector::default()),
+        "combined" => Box::new(CombinedDetector::default()),
+        "context" => Box::new(ContextDetector::default()),
         "ewma" => Box::new(EwmaDetector::new(0.05, 100)),
         "mad" => Box::new(MadDetector::new(200)),
         "seasonal" => Box::new(SeasonalDetector::new(600, 300)),
@@ -109,9 +112,10 @@ fn main() {
             ));
         }
         let rows: usize = files.iter().map(|f| f.values.len()).sum();
-        println!("{line}  [{:.1} M samples/s]", rows as f64 / secs / 1e6);
+        println!("{line}  [{:.3} M samples/s]", rows as f64 / secs / 1e6);
         if diag {
-            for (f, s) in files.iter().zip(&scores) {
+            for ((f, s), sf) in files.iter().zip(&scores).zip(&scored) {
+                let (raw, _) = sf.score(0.5, &PROFILES[0].1);
                 let n = f.values.len();
                 let prob = ((0.15 * n as f64).floor()).min(750.0) as usize;
                 let dets: Vec<usize> = (prob..n).filter(|&i| s[i] >= 0.5).collect();
@@ -131,7 +135,7 @@ fn main() {
                     .filter(|&i| !f.windows.iter().any(|(a, b)| i >= *a && i <= *b))
                     .collect();
                 println!(
-                    "{:58} n={n:6} win={:?} hits={hit:?} fps={fps:?}",
+                    "{:58} raw={raw:+.3} n={n:6} win={:?} hits={hit:?} fps={fps:?}",
                     f.key, f.windows
                 );
             }

@@ -4,14 +4,20 @@
 //! Baselines: [`EwmaDetector`] (EWMA/EWMV z-score), [`MadDetector`] (median/MAD over a window),
 //! [`SeasonalDetector`] (additive Holt-Winters with a learned period). Post-step:
 //! [`Likelihood`] (HTM's anomaly likelihood). The default detector, chosen by measurement on
-//! NAB, is [`DefaultDetector`]. [`nab`] scores detectors on the Numenta Anomaly Benchmark.
+//! NAB and fast, is [`DefaultDetector`]; [`ContextDetector`] is a sequence memory in the manner
+//! of CAD OSE; [`CombinedDetector`] runs both and scores best on NAB, at a thousandth of the
+//! speed. [`nab`] scores detectors on the Numenta Anomaly Benchmark.
 
 mod baselines;
+mod combined;
+mod context;
 mod ensemble;
 mod likelihood;
 pub mod nab;
 
 pub use baselines::{EwmaDetector, MadDetector, SeasonalDetector};
+pub use combined::{CombinedDetector, CombinedParams};
+pub use context::{ContextDetector, ContextParams};
 pub use ensemble::{DEFAULT_THRESHOLD, DefaultDetector, EnsembleParams};
 pub use likelihood::Likelihood;
 

@@ -1,0 +1,121 @@
+//! The combined detector: the magnitude/seasonal ensemble ([`DefaultDetector`]) and the
+//! sequence memory ([`ContextDetector`]) side by side, the higher score winning, with one rest
+//! period. The two fail on different series (the ensemble misses changes of *pattern* — spikes
+//! growing denser, a burst at an odd moment of a bursty series —, the sequence memory misses
+//! slow drifts and seasonal anomalies), so together they score well above either on NAB.
+//!
+//! Chosen by measurement on NAB (see `BENCHMARKS.md`); the parameters and threshold are frozen.
+
+use super::{
+    ContextDetector, ContextParams, DEFAULT_THRESHOLD, DefaultDetector, Detector, EnsembleParams,
+};
+use crate::time::Millis;
+
+/// Parameters of [`CombinedDetector`]. The defaults are the frozen ones.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct CombinedParams {
+    /// The ensemble's parameters.
+    pub ensemble: EnsembleParams,
+    /// The sequence memory's parameters (its own rest period is off: `rest` below applies).
+    pub context: ContextParams,
+    /// The sequence memory's raw score that counts as a detection (mapped onto
+    /// [`DEFAULT_THRESHOLD`]).
+    pub context_threshold: f64,
+    /// Samples of silence after a detection of either.
+    pub rest: usize,
+}
+
+impl Default for CombinedParams {
+    fn default() -> Self {
+        Self {
+            ensemble: EnsembleParams::default(),
+            context: ContextParams {
+                rest: 0,
+                ..ContextParams::default()
+            },
+            context_threshold: 0.7,
+            rest: 200,
+        }
+    }
+}
+
+/// The combined detector (see the module documentation): NAB's best score in this crate, at a
+/// cost — tens of thousands of samples per second and up to a few MB per series, against
+/// tens of millions and 4 KB for [`DefaultDetector`] (figures in `BENCHMARKS.md`). Use it for
+/// the series that matter most; plug it into the engine with `EngineBuilder::detector`.
+/// Threshold: [`DEFAULT_THRESHOLD`].
+///
+/// ```
+/// use nexus_alerting::anomaly::{CombinedDetector, Detector, DEFAULT_THRESHOLD};
+/// let mut d = CombinedDetector::default();
+/// let mut hits = Vec::new();
+/// let steps = [0.0, 4.0, 8.0, 11.0];
+/// for i in 0..3000i64 {
+///     // A staircase; from 2500 it runs backwards for a while: the same values, a new order.
+///     let k = (i % 4) as usize;
+///     let v = if (2500..2512).contains(&i) { steps[3 - k] } else { steps[k] };
+///     if d.update(i * 60_000, v) >= DEFAULT_THRESHOLD {
+///         hits.push(i);
+///     }
+/// }
+/// assert_eq!(hits, [2500]);
+/// ```
+#[derive(Debug)]
+pub struct CombinedDetector {
+    p: CombinedParams,
+    ensemble: DefaultDetector,
+    context: ContextDetector,
+    since: usize,
+}
+
+impl Default for CombinedDetector {
+    fn default() -> Self {
+        Self::new(CombinedParams::default())
+    }
+}
+
+impl CombinedDetector {
+    /// A detector with `p`.
+    pub fn new(p: CombinedParams) -> Self {
+        Self {
+            ensemble: DefaultDetector::new(p.ensemble),
+            context: ContextDetector::new(p.context),
+            since: usize::MAX / 2,
+            p,
+        }
+    }
+
+    /// A detector told the series' range (NAB's protocol gives every detector the file's range);
+    /// the sequence memory then skips learning it. See [`ContextDetector::with_range`].
+    pub fn with_range(p: CombinedParams, lo: f64, hi: f64) -> Self {
+        Self {
+            context: ContextDetector::with_range(p.context, lo, hi),
+            ..Self::new(p)
+        }
+    }
+
+    /// Bytes this detector holds (both parts): the memory per series.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.ensemble.memory_bytes() + self.context.memory_bytes()
+            - std::mem::size_of::<DefaultDetector>()
+            - std::mem::size_of::<ContextDetector>()
+    }
+}
+
+impl Detector for CombinedDetector {
+    fn update(&mut self, ts: Millis, value: f64) -> f64 {
+        let a = self.ensemble.update(ts, value);
+        let b = self.context.update(ts, value) * DEFAULT_THRESHOLD / self.p.context_threshold;
+        self.since = self.since.saturating_add(1);
+        let out = if self.since > self.p.rest {
+            a.max(b).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        if out >= DEFAULT_THRESHOLD {
+            self.since = 0;
+        }
+        out
+    }
+}

@@ -1,0 +1,153 @@
+//! The sequence-memory detector (`ContextDetector`) and the combined detector: what they see
+//! that magnitude statistics cannot (a broken pattern inside the usual range), determinism,
+//! warm-up, the memory bound, hostile input, and use through the rule engine.
+#![allow(clippy::unwrap_used)]
+
+use nexus_alerting::anomaly::{
+    CombinedDetector, ContextDetector, ContextParams, DEFAULT_THRESHOLD, DefaultDetector, Detector,
+};
+
+const MIN: i64 = 60_000;
+
+/// A staircase 0, 4, 8, 11 repeating; from `broken` for three periods it runs backwards
+/// (the same values, so no magnitude statistic sees it; only their order is new).
+fn staircase(i: i64, broken: i64) -> f64 {
+    const STEPS: [f64; 4] = [0.0, 4.0, 8.0, 11.0];
+    if (broken..broken + 12).contains(&i) {
+        STEPS[3 - (i % 4) as usize]
+    } else {
+        STEPS[(i % 4) as usize]
+    }
+}
+
+fn run(d: &mut dyn Detector, n: i64, f: impl Fn(i64) -> f64) -> Vec<f64> {
+    (0..n).map(|i| d.update(i * MIN, f(i))).collect()
+}
+
+#[test]
+fn a_broken_pattern_inside_the_range_is_seen_by_the_sequence_memory_only() {
+    let broken = 2500;
+    let ctx = run(&mut ContextDetector::default(), 3000, |i| {
+        staircase(i, broken)
+    });
+    let ens = run(&mut DefaultDetector::default(), 3000, |i| {
+        staircase(i, broken)
+    });
+    let comb = run(&mut CombinedDetector::default(), 3000, |i| {
+        staircase(i, broken)
+    });
+    // Learned: the regular pattern scores nothing once known.
+    assert!(
+        ctx[1500..2500].iter().all(|&s| s < 0.2),
+        "{:?}",
+        ctx[1500..2500].iter().fold(0.0f64, |a, &b| a.max(b))
+    );
+    let max = |v: &[f64]| v.iter().fold(0.0f64, |a, &b| a.max(b));
+    assert!(max(&ctx[broken as usize..broken as usize + 12]) >= 0.75);
+    assert!(max(&ens[broken as usize..broken as usize + 12]) < DEFAULT_THRESHOLD);
+    let hits: Vec<usize> = (300..3000)
+        .filter(|&i| comb[i] >= DEFAULT_THRESHOLD)
+        .collect();
+    assert!(!hits.is_empty());
+    assert!(
+        hits.iter()
+            .all(|&i| (broken as usize..broken as usize + 20).contains(&i)),
+        "{hits:?}"
+    );
+}
+
+#[test]
+fn silent_in_warm_up_and_deterministic() {
+    let p = ContextParams::default();
+    let noise = |i: i64| ((i * 7919) % 101) as f64;
+    let a = run(&mut ContextDetector::new(p), 5000, noise);
+    let b = run(&mut ContextDetector::new(p), 5000, noise);
+    assert_eq!(a, b);
+    assert!(a[..p.warmup].iter().all(|&s| s == 0.0));
+    assert!(a.iter().all(|s| (0.0..=1.0).contains(s)));
+    let c = run(&mut CombinedDetector::default(), 5000, noise);
+    let d = run(&mut CombinedDetector::default(), 5000, noise);
+    assert_eq!(c, d);
+    assert!(c.iter().all(|s| (0.0..=1.0).contains(s)));
+}
+
+#[test]
+fn memory_is_bounded_by_max_contexts() {
+    let mut p = ContextParams::default();
+    p.max_contexts = 500;
+    let mut d = ContextDetector::new(p);
+    let mut rng = fastrand::Rng::with_seed(7);
+    let mut grown_at_cap = None;
+    for i in 0..30_000i64 {
+        d.update(i * MIN, rng.f64() * 100.0);
+        if i == 20_000 {
+            grown_at_cap = Some(d.memory_bytes());
+        }
+    }
+    assert!(d.contexts() <= 500 * p.lanes, "{}", d.contexts());
+    assert!(d.contexts() >= 400 * p.lanes, "noise fills the memory");
+    // Full: learning stopped, so the memory no longer grows (within scratch-buffer slack).
+    let (then, now) = (grown_at_cap.unwrap(), d.memory_bytes());
+    assert!(now <= then + then / 20, "{then} -> {now}");
+}
+
+#[test]
+fn hostile_values_are_scored_without_panic() {
+    let mut d = CombinedDetector::default();
+    let mut c = ContextDetector::default();
+    for i in 0..2_000i64 {
+        let v = match i % 7 {
+            0 => f64::NAN,
+            1 => f64::INFINITY,
+            2 => -1e300,
+            3 => 1e300,
+            4 => f64::MIN_POSITIVE,
+            _ => (i % 5) as f64,
+        };
+        let (a, b) = (d.update(i * MIN, v), c.update(i * MIN, v));
+        assert!(
+            (0.0..=1.0).contains(&a) && (0.0..=1.0).contains(&b),
+            "{v}: {a} {b}"
+        );
+    }
+    // A constant series (no range to learn) is scored too.
+    let s = run(&mut ContextDetector::default(), 1000, |_| 3.0);
+    assert!(s.iter().all(|&x| x < 0.5));
+}
+
+#[test]
+fn the_engine_uses_the_combined_detector_when_told() {
+    use nexus_alerting::{EvalConfig, Evaluator, Labels, Rule, RuleGroup, Sample};
+    use std::sync::Arc;
+    let mut ev = Evaluator::new(EvalConfig::default());
+    ev.set_detector_factory(Arc::new(|| Box::new(CombinedDetector::default())));
+    ev.set_rules(vec![RuleGroup {
+        name: "g".into(),
+        interval: None,
+        rules: vec![
+            Rule::builder("Pattern", "anomaly(queue_depth) >= 0.5")
+                .build()
+                .unwrap(),
+        ],
+    }]);
+    let labels = Labels::from_pairs([("queue", "q1")]);
+    let broken = 2500;
+    let mut fired = Vec::new();
+    for i in 0..3000i64 {
+        ev.push(Sample::new(
+            "queue_depth",
+            labels.clone(),
+            staircase(i, broken),
+            i * MIN,
+        ));
+        let out = ev.eval(i * MIN);
+        if out.iter().any(|a| a.ends_at.is_some_and(|e| e > i * MIN)) {
+            fired.push(i);
+        }
+    }
+    assert!(!fired.is_empty());
+    assert!(
+        fired.iter().all(|&i| (broken..broken + 20).contains(&i)),
+        "{fired:?}"
+    );
+}
