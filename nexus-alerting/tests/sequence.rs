@@ -116,6 +116,29 @@ fn hostile_values_are_scored_without_panic() {
 }
 
 #[test]
+fn odd_parameters_are_clamped_not_panicked_on() {
+    for (bits, lanes, active, margin, cap) in [
+        (0, 0, 0, -1.0, 0),
+        (40, 1, 1, f64::NAN, 1),
+        (16, 5, 0, 3.0, 10),
+        (1, 1, 100, 0.0, 100_000),
+    ] {
+        let mut p = ContextParams::default();
+        (p.bits, p.lanes, p.max_active, p.margin, p.max_contexts) =
+            (bits, lanes, active, margin, cap);
+        (p.warmup, p.learn, p.rest) = (0, 0, 0);
+        let s = run(&mut ContextDetector::new(p), 2000, |i| {
+            ((i * 37) % 19) as f64
+        });
+        assert!(s.iter().all(|x| (0.0..=1.0).contains(x)), "{p:?}");
+        let s = run(&mut ContextDetector::with_range(p, 5.0, 5.0), 500, |i| {
+            (i % 3) as f64
+        });
+        assert!(s.iter().all(|x| (0.0..=1.0).contains(x)), "{p:?}");
+    }
+}
+
+#[test]
 fn the_engine_uses_the_combined_detector_when_told() {
     use nexus_alerting::{EvalConfig, Evaluator, Labels, Rule, RuleGroup, Sample};
     use std::sync::Arc;

@@ -307,7 +307,9 @@ impl Lane {
             0.0
         };
         // The next left group: the value's facts and the strongest active contexts.
-        if active.len() > p.max_active {
+        if p.max_active == 0 {
+            active.clear();
+        } else if active.len() > p.max_active {
             let at = active.len() - p.max_active;
             active.select_nth_unstable(at);
             active.drain(..at);
@@ -403,6 +405,11 @@ impl ContextDetector {
     pub fn new(p: ContextParams) -> Self {
         let p = ContextParams {
             bits: p.bits.clamp(1, 16),
+            margin: if p.margin.is_finite() {
+                p.margin.max(0.0)
+            } else {
+                0.0
+            },
             ..p
         };
         Self {
