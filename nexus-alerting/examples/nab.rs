@@ -1,14 +1,17 @@
 //! Scores detectors on the NAB corpus in `shared/data/nab` (or `$NEXUS_NAB`).
 //!
-//! `cargo run --release -p nexus-alerting --example nab [-- --write DIR] [detector…]`
+//! `cargo run --release -p nexus-alerting --example nab [-- --write DIR] [--diag] [detector…]`
+//!
+//! `-- --sweep` instead prints the standard score at the frozen threshold of `CombinedDetector`
+//! around its frozen parameters (the table in `BENCHMARKS.md`).
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
 
 use nexus_alerting::anomaly::nab::{self, DataFile, PROFILES, ScoredFile};
 use nexus_alerting::anomaly::{
-    CombinedDetector, ContextDetector, DefaultDetector, Detector, EwmaDetector, Likelihood,
-    MadDetector, SeasonalDetector,
+    CombinedDetector, CombinedParams, ContextDetector, DEFAULT_THRESHOLD, DefaultDetector,
+    Detector, EwmaDetector, Likelihood, MadDetector, SeasonalDetector,
 };
 
 fn corpus_root() -> PathBuf {
@@ -90,6 +93,10 @@ fn main() {
         .to_vec();
     }
     let files = nab::load_corpus(&corpus_root()).unwrap();
+    if args.iter().any(|a| a == "--sweep") {
+        sweep(&files);
+        return;
+    }
     for name in &names {
         let t0 = std::time::Instant::now();
         let scores = run(&files, name);
@@ -151,6 +158,70 @@ fn main() {
                 std::fs::write(path, out).unwrap();
             }
         }
+    }
+}
+
+/// Standard score at the frozen threshold of `CombinedDetector` with `p`.
+fn combined_score(files: &[DataFile], p: CombinedParams) -> f64 {
+    let scored: Vec<ScoredFile> = files
+        .iter()
+        .map(|f| {
+            let mut d = CombinedDetector::new(p);
+            let s: Vec<f64> = f
+                .timestamps
+                .iter()
+                .zip(&f.values)
+                .map(|(t, v)| d.update(t * 1000, *v))
+                .collect();
+            ScoredFile::new(f, &s)
+        })
+        .collect();
+    nab::score(&scored, DEFAULT_THRESHOLD, &PROFILES[0].1).normalised
+}
+
+fn sweep(files: &[DataFile]) {
+    let base = CombinedParams::default();
+    println!("margin \\ (context threshold, rest)");
+    for margin in [0.4, 0.5, 0.6] {
+        let mut line = format!("{margin}:");
+        for ct in [0.7, 0.75, 0.8] {
+            for rest in [120, 150, 200] {
+                let mut p = base;
+                p.context.margin = margin;
+                p.context_threshold = ct;
+                p.rest = rest;
+                line.push_str(&format!(" ({ct},{rest})={:.2}", combined_score(files, p)));
+            }
+        }
+        println!("{line}");
+    }
+    let one = |what: &str, p: CombinedParams| {
+        println!("{what}: {:.2}", combined_score(files, p));
+    };
+    for lanes in [1, 3, 4] {
+        let mut p = base;
+        p.context.lanes = lanes;
+        one(&format!("memories {lanes}"), p);
+    }
+    for warmup in [200, 400, 600] {
+        let mut p = base;
+        p.context.warmup = warmup;
+        one(&format!("warm-up {warmup}"), p);
+    }
+    for learn in [100, 200, 500] {
+        let mut p = base;
+        p.context.learn = learn;
+        one(&format!("learning {learn}"), p);
+    }
+    for bits in [2, 4] {
+        let mut p = base;
+        p.context.bits = bits;
+        one(&format!("bits {bits}"), p);
+    }
+    for cap in [2048, 4096, 16384] {
+        let mut p = base;
+        p.context.max_contexts = cap;
+        one(&format!("context bound {cap}"), p);
     }
 }
 
