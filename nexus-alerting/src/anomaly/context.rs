@@ -289,7 +289,7 @@ impl Lane {
                     if rc > 0 {
                         c.predicted += f64::from(rc);
                         if rc == right.count_ones() {
-                            c.activations += 1;
+                            c.activations = c.activations.saturating_add(1);
                             active.push((c.activations, c.left, c.right, cid));
                             continue;
                         }
