@@ -316,7 +316,7 @@ fn detectors(c: &mut Criterion) {
         b.iter(|| black_box(feed(&mut EwmaDetector::new(0.05, 100), &values)))
     });
     g.finish();
-    // The combined detector is ~300x slower: its own group on the first 20 000 samples.
+    // The combined detector is ~250x slower: its own group on the first 20 000 samples.
     let head = &values[..20_000];
     let mut g = c.benchmark_group("anomaly_detector_combined");
     g.throughput(Throughput::Elements(head.len() as u64));

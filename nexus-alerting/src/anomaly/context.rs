@@ -86,8 +86,10 @@ fn facts_of(mask: Mask) -> impl Iterator<Item = u64> {
 #[derive(Debug)]
 struct Semi {
     facts: Facts,
-    /// Its value facts, as a mask (for a quick subset test).
+    /// Its value facts, as a mask, and a 64-bit signature of all its facts (quick subset
+    /// tests: a semi-context whose mask or signature has a bit the group lacks is no subset).
     values: Mask,
+    signature: u64,
     /// Its facts found in the last full crossing.
     crossed: Facts,
     /// (right group id, context id), sorted by right group.
@@ -134,6 +136,7 @@ impl Lefts {
         }
         self.semis.push(Semi {
             values: mask_of(facts),
+            signature: signature(facts),
             facts: facts.clone(),
             crossed: Vec::new(),
             contexts: Vec::new(),
@@ -164,12 +167,12 @@ impl Lefts {
     /// The semi-contexts whose facts are all in `group` (sorted), in no particular order.
     fn subsets(&self, group: &[u64], out: &mut Vec<u32>) {
         out.clear();
-        let values = mask_of(group);
+        let (values, sig) = (mask_of(group), signature(group));
         for f in group {
             if let Some(ids) = self.by_max.get(f) {
                 out.extend(ids.iter().copied().filter(|&id| {
                     let s = &self.semis[id as usize];
-                    s.values & !values == 0 && is_subset(&s.facts, group)
+                    s.values & !values == 0 && s.signature & !sig == 0 && is_subset(&s.facts, group)
                 }));
             }
         }
@@ -181,6 +184,12 @@ fn mask_of(facts: &[u64]) -> Mask {
         .iter()
         .filter(|&&f| (SENSOR..SENSOR + 128).contains(&f))
         .fold(0, |m, f| m | 1 << (f - SENSOR))
+}
+
+fn signature(facts: &[u64]) -> u64 {
+    facts.iter().fold(0, |m, f| {
+        m | 1 << (f.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
+    })
 }
 
 fn is_subset(small: &[u64], big: &[u64]) -> bool {
