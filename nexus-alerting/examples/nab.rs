@@ -195,33 +195,23 @@ fn sweep(files: &[DataFile]) {
         }
         println!("{line}");
     }
-    let one = |what: &str, p: CombinedParams| {
-        println!("{what}: {:.2}", combined_score(files, p));
-    };
-    for lanes in [1, 3, 4] {
-        let mut p = base;
-        p.context.lanes = lanes;
-        one(&format!("memories {lanes}"), p);
-    }
-    for warmup in [200, 400, 600] {
-        let mut p = base;
-        p.context.warmup = warmup;
-        one(&format!("warm-up {warmup}"), p);
-    }
-    for learn in [100, 200, 500] {
-        let mut p = base;
-        p.context.learn = learn;
-        one(&format!("learning {learn}"), p);
-    }
-    for bits in [2, 4] {
-        let mut p = base;
-        p.context.bits = bits;
-        one(&format!("bits {bits}"), p);
-    }
-    for cap in [2048, 4096, 16384] {
-        let mut p = base;
-        p.context.max_contexts = cap;
-        one(&format!("context bound {cap}"), p);
+    // One parameter of the sequence memory at a time, the others frozen.
+    type Set = fn(&mut CombinedParams, usize);
+    let one_at_a_time: [(&str, &[usize], Set); 5] = [
+        ("memories", &[1, 3, 4], |p, v| p.context.lanes = v),
+        ("warm-up", &[200, 400, 600], |p, v| p.context.warmup = v),
+        ("learning", &[100, 200, 500], |p, v| p.context.learn = v),
+        ("bits", &[2, 4], |p, v| p.context.bits = v as u32),
+        ("context bound", &[2048, 4096, 16384], |p, v| {
+            p.context.max_contexts = v
+        }),
+    ];
+    for (what, values, set) in one_at_a_time {
+        for &v in values {
+            let mut p = base;
+            set(&mut p, v);
+            println!("{what} {v}: {:.2}", combined_score(files, p));
+        }
     }
 }
 
