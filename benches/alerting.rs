@@ -10,9 +10,9 @@
 //!   throughput on the same machine, in the same run (HTTP and JSON included, so it is an
 //!   upper bound of what Alertmanager adds, not an equal comparison).
 //! - memory: RSS growth per firing alert held by the engine and the pipeline (printed).
-//! - `anomaly_detector` (and `anomaly_detector_combined`): samples/s of the default (and the
-//!   combined) anomaly detector on a seasonal series with
-//!   spikes, next to an EWMA z-score (the cheapest useful detector).
+//! - `anomaly_detector`: samples/s of the default detector (`CombinedDetector`) and of its
+//!   magnitude half alone on a seasonal series with spikes, next to an EWMA z-score (the
+//!   cheapest useful detector); memory per series, also after white noise (printed).
 //!
 //! `cargo bench --bench alerting`
 
@@ -288,7 +288,7 @@ fn memory(quick: bool) {
 }
 
 fn detectors(c: &mut Criterion) {
-    use nexus_alerting::anomaly::{CombinedDetector, DefaultDetector, Detector, EwmaDetector};
+    use nexus_alerting::anomaly::{CombinedDetector, Detector, EnsembleDetector, EwmaDetector};
     // One series with a daily pattern, noise and a few spikes: 100 000 samples.
     let mut rng = fastrand::Rng::with_seed(11);
     let values: Vec<f64> = (0..100_000)
@@ -310,31 +310,42 @@ fn detectors(c: &mut Criterion) {
     g.throughput(Throughput::Elements(values.len() as u64));
     g.sample_size(20);
     g.bench_function("nexus_default", |b| {
-        b.iter(|| black_box(feed(&mut DefaultDetector::default(), &values)))
+        b.iter(|| black_box(feed(&mut CombinedDetector::default(), &values)))
+    });
+    g.bench_function("nexus_ensemble_alone", |b| {
+        b.iter(|| black_box(feed(&mut EnsembleDetector::default(), &values)))
     });
     g.bench_function("peer_ewma_zscore", |b| {
         b.iter(|| black_box(feed(&mut EwmaDetector::new(0.05, 100), &values)))
     });
     g.finish();
-    // The combined detector is ~250x slower: its own group on the first 20 000 samples.
-    let head = &values[..20_000];
-    let mut g = c.benchmark_group("anomaly_detector_combined");
-    g.throughput(Throughput::Elements(head.len() as u64));
-    g.sample_size(10);
-    g.bench_function("nexus_combined", |b| {
-        b.iter(|| black_box(feed(&mut CombinedDetector::default(), head)))
-    });
-    g.finish();
-    let mut d = DefaultDetector::default();
+    // Memory per series: after the series above, and after a series whose values spread over
+    // fifteen orders of magnitude (the worst case we know: every value new, the transition
+    // memory fills to its bound).
+    let mut d = EnsembleDetector::default();
     feed(&mut d, &values);
     let mut c = CombinedDetector::default();
     feed(&mut c, &values);
+    let noise: Vec<f64> = (0..200_000)
+        .map(|i| {
+            if i < 1000 {
+                rng.f64()
+            } else {
+                10f64.powf(rng.f64() * 15.0)
+            }
+        })
+        .collect();
+    let mut w = CombinedDetector::default();
+    feed(&mut w, &noise);
     println!(
-        "anomaly_detector memory: DefaultDetector holds {} bytes per series, CombinedDetector {} \
-         bytes after {} samples",
+        "anomaly_detector memory: EnsembleDetector holds {} bytes per series; the default \
+         (CombinedDetector) {} bytes after the {} samples above, {} bytes after {} samples \
+         spread over fifteen orders of magnitude",
         d.memory_bytes(),
         c.memory_bytes(),
-        values.len()
+        values.len(),
+        w.memory_bytes(),
+        noise.len()
     );
 }
 

@@ -1,8 +1,9 @@
 //! The Numenta Anomaly Benchmark on the shared subset (`shared/data/nab`): the frozen default
-//! and combined detectors at their frozen threshold (the combined one also as NAB runs every
-//! detector: told the file's value range), and the baselines at their best (NAB-optimised)
-//! thresholds, per category and in total, for NAB's three profiles. Runs in CI (quick mode
-//! changes nothing: the whole corpus takes about half a minute).
+//! detector (`CombinedDetector`) and its magnitude half alone at their frozen threshold (the
+//! default also as NAB runs every detector: told the file's value range), and the baselines at
+//! their best (NAB-optimised) thresholds, per category and in total, for NAB's three profiles;
+//! then the default detector's largest memory per series over the files. Runs in CI (quick
+//! mode changes nothing: the whole corpus takes seconds).
 //!
 //! `cargo bench --bench nab`
 
@@ -10,7 +11,7 @@ use std::path::PathBuf;
 
 use nexus_alerting::anomaly::nab::{self, DataFile, PROFILES, ScoredFile};
 use nexus_alerting::anomaly::{
-    CombinedDetector, CombinedParams, DEFAULT_THRESHOLD, DefaultDetector, Detector, EwmaDetector,
+    CombinedDetector, CombinedParams, DEFAULT_THRESHOLD, Detector, EnsembleDetector, EwmaDetector,
     Likelihood, MadDetector, SeasonalDetector,
 };
 
@@ -66,17 +67,17 @@ fn main() {
     categories.dedup();
     let detectors: [(&str, Make, Option<f64>); 7] = [
         (
-            "nexus default (frozen)",
-            |_| Box::new(DefaultDetector::default()),
-            Some(DEFAULT_THRESHOLD),
-        ),
-        (
-            "nexus combined (frozen)",
+            "nexus default = combined (frozen)",
             |_| Box::new(CombinedDetector::default()),
             Some(DEFAULT_THRESHOLD),
         ),
         (
-            "nexus combined, told the range (NAB protocol)",
+            "nexus ensemble alone (frozen)",
+            |_| Box::new(EnsembleDetector::default()),
+            Some(DEFAULT_THRESHOLD),
+        ),
+        (
+            "nexus default, told the range (NAB protocol)",
             |f| {
                 let lo = f.values.iter().copied().fold(f64::INFINITY, f64::min);
                 let hi = f.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -153,5 +154,19 @@ fn main() {
                 rate / 1e6
             );
         }
+    }
+    // Memory per series of the default detector at the end of each file.
+    let largest = files
+        .iter()
+        .map(|f| {
+            let mut d = CombinedDetector::default();
+            for (t, v) in f.timestamps.iter().zip(&f.values) {
+                d.update(t * 1000, *v);
+            }
+            (d.memory_bytes(), &f.key)
+        })
+        .max();
+    if let Some((bytes, key)) = largest {
+        println!("default detector memory: at most {bytes} bytes per series ({key})");
     }
 }

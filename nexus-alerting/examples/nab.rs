@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use nexus_alerting::anomaly::nab::{self, DataFile, PROFILES, ScoredFile};
 use nexus_alerting::anomaly::{
-    CombinedDetector, CombinedParams, ContextDetector, DEFAULT_THRESHOLD, DefaultDetector,
-    Detector, EwmaDetector, Likelihood, MadDetector, SeasonalDetector,
+    CombinedDetector, CombinedParams, ContextDetector, DEFAULT_THRESHOLD, Detector,
+    EnsembleDetector, EwmaDetector, Likelihood, MadDetector, SeasonalDetector,
 };
 
 fn corpus_root() -> PathBuf {
@@ -32,8 +32,8 @@ fn corpus_root() -> PathBuf {
 
 fn make(name: &str) -> Box<dyn Detector> {
     match name {
-        "default" => Box::new(DefaultDetector::default()),
-        "combined" => Box::new(CombinedDetector::default()),
+        "default" => Box::new(CombinedDetector::default()),
+        "ensemble" => Box::new(EnsembleDetector::default()),
         "context" => Box::new(ContextDetector::default()),
         "ewma" => Box::new(EwmaDetector::new(0.05, 100)),
         "mad" => Box::new(MadDetector::new(200)),
@@ -83,6 +83,7 @@ fn main() {
     if names.is_empty() {
         names = [
             "default",
+            "ensemble",
             "ewma",
             "mad",
             "seasonal",
@@ -182,10 +183,10 @@ fn combined_score(files: &[DataFile], p: CombinedParams) -> f64 {
 fn sweep(files: &[DataFile]) {
     let base = CombinedParams::default();
     println!("margin \\ (context threshold, rest)");
-    for margin in [0.4, 0.5, 0.6] {
+    for margin in [0.3, 0.4, 0.5, 0.6, 0.7, 0.8] {
         let mut line = format!("{margin}:");
-        for ct in [0.7, 0.75, 0.8] {
-            for rest in [120, 150, 200] {
+        for ct in [0.65, 0.7, 0.75] {
+            for rest in [175, 200, 225] {
                 let mut p = base;
                 p.context.margin = margin;
                 p.context_threshold = ct;
@@ -195,15 +196,21 @@ fn sweep(files: &[DataFile]) {
         }
         println!("{line}");
     }
-    // One parameter of the sequence memory at a time, the others frozen.
+    // One parameter of the transition memory at a time, the others frozen.
     type Set = fn(&mut CombinedParams, usize);
-    let one_at_a_time: [(&str, &[usize], Set); 5] = [
-        ("memories", &[1, 3, 4], |p, v| p.context.lanes = v),
+    let one_at_a_time: [(&str, &[usize], Set); 7] = [
+        ("memories", &[1, 2, 3, 5, 6, 8], |p, v| p.context.lanes = v),
+        ("bits", &[3, 5], |p, v| p.context.bits = v as u32),
+        ("extra bits", &[1, 2, 3, 6, 8, 59], |p, v| {
+            p.context.extra_bits = v as u32
+        }),
         ("warm-up", &[200, 400, 600], |p, v| p.context.warmup = v),
         ("learning", &[100, 200, 500], |p, v| p.context.learn = v),
-        ("bits", &[2, 4], |p, v| p.context.bits = v as u32),
         ("context bound", &[2048, 4096, 16384], |p, v| {
             p.context.max_contexts = v
+        }),
+        ("longest derived left group", &[3, 5, 9], |p, v| {
+            p.context.max_left = v
         }),
     ];
     for (what, values, set) in one_at_a_time {

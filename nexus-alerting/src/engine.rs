@@ -9,7 +9,7 @@ use std::time::Duration;
 use foldhash::{HashMap, HashMapExt};
 
 use crate::alert::{ActiveAlert, Alert, AlertState};
-use crate::anomaly::{DefaultDetector, Detector};
+use crate::anomaly::{CombinedDetector, Detector};
 use crate::expr::{Expr, Operand};
 use crate::labels::{ALERT_NAME, Labels, METRIC_NAME};
 use crate::rule::{Rule, RuleGroup};
@@ -189,7 +189,7 @@ impl Evaluator {
             cfg,
             buf: Vec::new(),
             detectors: HashMap::new(),
-            make_detector: Arc::new(|| Box::new(DefaultDetector::default())),
+            make_detector: Arc::new(|| Box::new(CombinedDetector::default())),
         };
         ev.update_retention();
         ev
@@ -254,7 +254,7 @@ impl Evaluator {
         }
     }
 
-    /// The detector `anomaly(...)` uses for each series (default: [`DefaultDetector`]).
+    /// The detector `anomaly(...)` uses for each series (default: [`CombinedDetector`]).
     /// Existing detector state is kept.
     pub fn set_detector_factory(&mut self, make: DetectorFactory) {
         self.make_detector = make;
@@ -799,7 +799,7 @@ impl EngineBuilder {
         self
     }
 
-    /// The detector `anomaly(...)` uses per series (default: the frozen `DefaultDetector`).
+    /// The detector `anomaly(...)` uses per series (default: the frozen `CombinedDetector`).
     pub fn detector(mut self, make: DetectorFactory) -> Self {
         self.detector = Some(make);
         self

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use nexus_alerting::anomaly::nab::{self, PROFILES, ScoredFile};
-use nexus_alerting::anomaly::{DEFAULT_THRESHOLD, DefaultDetector, Detector};
+use nexus_alerting::anomaly::{DEFAULT_THRESHOLD, Detector, EnsembleDetector};
 
 fn shared() -> PathBuf {
     if let Ok(p) = std::env::var("NEXUS_SHARED") {
@@ -38,7 +38,7 @@ fn our_scorer_agrees_with_nab_score_py() {
     let out = tempfile::tempdir().unwrap();
     let mut scored = Vec::new();
     for f in &files {
-        let mut d = DefaultDetector::default();
+        let mut d = EnsembleDetector::default();
         let scores: Vec<f64> = f
             .timestamps
             .iter()

@@ -1,10 +1,10 @@
-//! The sequence-memory detector (`ContextDetector`) and the combined detector: what they see
-//! that magnitude statistics cannot (a broken pattern inside the usual range), determinism,
-//! warm-up, the memory bound, hostile input, and use through the rule engine.
+//! The transition memory (`ContextDetector`) and the default detector (`CombinedDetector`):
+//! what they see that magnitude statistics cannot (a broken pattern inside the usual range),
+//! determinism, warm-up, the memory bound, hostile input, and use through the rule engine.
 #![allow(clippy::unwrap_used)]
 
 use nexus_alerting::anomaly::{
-    CombinedDetector, ContextDetector, ContextParams, DEFAULT_THRESHOLD, DefaultDetector, Detector,
+    CombinedDetector, ContextDetector, ContextParams, DEFAULT_THRESHOLD, Detector, EnsembleDetector,
 };
 
 const MIN: i64 = 60_000;
@@ -25,12 +25,12 @@ fn run(d: &mut dyn Detector, n: i64, f: impl Fn(i64) -> f64) -> Vec<f64> {
 }
 
 #[test]
-fn a_broken_pattern_inside_the_range_is_seen_by_the_sequence_memory_only() {
+fn a_broken_pattern_inside_the_range_is_seen_by_the_transition_memory_only() {
     let broken = 2500;
     let ctx = run(&mut ContextDetector::default(), 3000, |i| {
         staircase(i, broken)
     });
-    let ens = run(&mut DefaultDetector::default(), 3000, |i| {
+    let ens = run(&mut EnsembleDetector::default(), 3000, |i| {
         staircase(i, broken)
     });
     let comb = run(&mut CombinedDetector::default(), 3000, |i| {
@@ -117,15 +117,14 @@ fn hostile_values_are_scored_without_panic() {
 
 #[test]
 fn odd_parameters_are_clamped_not_panicked_on() {
-    for (bits, lanes, active, margin, cap) in [
+    for (bits, lanes, left, margin, cap) in [
         (0, 0, 0, -1.0, 0),
         (40, 1, 1, f64::NAN, 1),
         (16, 5, 0, 3.0, 10),
         (1, 1, 100, 0.0, 100_000),
     ] {
         let mut p = ContextParams::default();
-        (p.bits, p.lanes, p.max_active, p.margin, p.max_contexts) =
-            (bits, lanes, active, margin, cap);
+        (p.bits, p.lanes, p.max_left, p.margin, p.max_contexts) = (bits, lanes, left, margin, cap);
         (p.warmup, p.learn, p.rest) = (0, 0, 0);
         let s = run(&mut ContextDetector::new(p), 2000, |i| {
             ((i * 37) % 19) as f64
@@ -139,11 +138,9 @@ fn odd_parameters_are_clamped_not_panicked_on() {
 }
 
 #[test]
-fn the_engine_uses_the_combined_detector_when_told() {
+fn the_engine_uses_the_combined_detector_by_default() {
     use nexus_alerting::{EvalConfig, Evaluator, Labels, Rule, RuleGroup, Sample};
-    use std::sync::Arc;
     let mut ev = Evaluator::new(EvalConfig::default());
-    ev.set_detector_factory(Arc::new(|| Box::new(CombinedDetector::default())));
     ev.set_rules(vec![RuleGroup {
         name: "g".into(),
         interval: None,
@@ -173,4 +170,30 @@ fn the_engine_uses_the_combined_detector_when_told() {
         fired.iter().all(|&i| (broken..broken + 20).contains(&i)),
         "{fired:?}"
     );
+}
+
+#[test]
+fn wild_outliers_take_a_bounded_number_of_facts() {
+    // Values spread over fifteen orders of magnitude beyond the learned range: each would
+    // otherwise bring up to 60 bits of facts (and thousands of left groups). Capped at
+    // `extra_bits`, the memory stays that of an ordinary noisy series.
+    let wild = |p: ContextParams| {
+        let mut d = ContextDetector::new(p);
+        let mut rng = fastrand::Rng::with_seed(3);
+        for i in 0..8_000i64 {
+            let v = if i < 1000 {
+                rng.f64()
+            } else {
+                10f64.powf(rng.f64() * 15.0)
+            };
+            assert!((0.0..=1.0).contains(&d.update(i * MIN, v)));
+        }
+        d.memory_bytes()
+    };
+    let capped = wild(ContextParams::default());
+    let mut p = ContextParams::default();
+    p.extra_bits = 59;
+    let uncapped = wild(p);
+    assert!(capped * 3 < uncapped, "{capped} vs {uncapped}");
+    assert!(capped < 4 << 20, "{capped}");
 }

@@ -254,18 +254,22 @@ mod tests {
     }
 
     fn codecs() -> Vec<Codec> {
-        let mut v = vec![
+        let v = vec![
             Codec::default(),
             Codec::default().format(Format::Json),
             Codec::default().compression(Compression::None),
             Codec::default().compress_above(0),
         ];
         #[cfg(feature = "zstd")]
-        v.push(
-            Codec::default()
-                .compression(Compression::Zstd(3))
-                .compress_above(16),
-        );
+        let v = {
+            let mut v = v;
+            v.push(
+                Codec::default()
+                    .compression(Compression::Zstd(3))
+                    .compress_above(16),
+            );
+            v
+        };
         v
     }
 

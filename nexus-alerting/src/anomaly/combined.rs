@@ -1,13 +1,13 @@
-//! The combined detector: the magnitude/seasonal ensemble ([`DefaultDetector`]) and the
-//! sequence memory ([`ContextDetector`]) side by side, the higher score winning, with one rest
-//! period. The two fail on different series (the ensemble misses changes of *pattern* — spikes
-//! growing denser, a burst at an odd moment of a bursty series —, the sequence memory misses
-//! slow drifts and seasonal anomalies), so together they score well above either on NAB.
+//! The default detector: the magnitude/seasonal ensemble ([`EnsembleDetector`]) and the
+//! transition memory ([`ContextDetector`]) side by side, the higher score winning, with one
+//! rest period. The two fail on different series (the ensemble misses changes of *pattern* —
+//! spikes growing denser, a burst at an odd moment of a bursty series —, the transition memory
+//! misses slow drifts and seasonal anomalies), so together they score well above either on NAB.
 //!
 //! Chosen by measurement on NAB (see `BENCHMARKS.md`); the parameters and threshold are frozen.
 
 use super::{
-    ContextDetector, ContextParams, DEFAULT_THRESHOLD, DefaultDetector, Detector, EnsembleParams,
+    ContextDetector, ContextParams, DEFAULT_THRESHOLD, Detector, EnsembleDetector, EnsembleParams,
 };
 use crate::time::Millis;
 
@@ -17,9 +17,9 @@ use crate::time::Millis;
 pub struct CombinedParams {
     /// The ensemble's parameters.
     pub ensemble: EnsembleParams,
-    /// The sequence memory's parameters (its own rest period is off: `rest` below applies).
+    /// The transition memory's parameters (its own rest period is off: `rest` below applies).
     pub context: ContextParams,
-    /// The sequence memory's raw score that counts as a detection (mapped onto
+    /// The transition memory's raw score that counts as a detection (mapped onto
     /// [`DEFAULT_THRESHOLD`]).
     pub context_threshold: f64,
     /// Samples of silence after a detection of either.
@@ -40,11 +40,13 @@ impl Default for CombinedParams {
     }
 }
 
-/// The combined detector (see the module documentation): NAB's best score in this crate, at a
-/// cost — tens of thousands of samples per second and up to a few MB per series, against
-/// tens of millions and 4 KB for [`DefaultDetector`] (figures in `BENCHMARKS.md`). Use it for
-/// the series that matter most; plug it into the engine with `EngineBuilder::detector`.
-/// Threshold: [`DEFAULT_THRESHOLD`].
+/// The default detector (see the module documentation), the one the rule engine's
+/// `anomaly(...)` uses unless told otherwise: NAB's best score in this crate, millions of
+/// samples per second, and a memory per series that grows with what the series does — tens
+/// of KB for a regular series, bounded by [`ContextParams::max_contexts`] (figures in
+/// `BENCHMARKS.md`). Where memory per series matters more than detection (hundreds of
+/// thousands of series), [`EnsembleDetector`] alone takes 4 KB. Threshold:
+/// [`DEFAULT_THRESHOLD`].
 ///
 /// ```
 /// use nexus_alerting::anomaly::{CombinedDetector, Detector, DEFAULT_THRESHOLD};
@@ -64,7 +66,7 @@ impl Default for CombinedParams {
 #[derive(Debug)]
 pub struct CombinedDetector {
     p: CombinedParams,
-    ensemble: DefaultDetector,
+    ensemble: EnsembleDetector,
     context: ContextDetector,
     since: usize,
 }
@@ -79,7 +81,7 @@ impl CombinedDetector {
     /// A detector with `p`.
     pub fn new(p: CombinedParams) -> Self {
         Self {
-            ensemble: DefaultDetector::new(p.ensemble),
+            ensemble: EnsembleDetector::new(p.ensemble),
             context: ContextDetector::new(p.context),
             since: usize::MAX / 2,
             p,
@@ -98,7 +100,7 @@ impl CombinedDetector {
     /// Bytes this detector holds (both parts): the memory per series.
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>() + self.ensemble.memory_bytes() + self.context.memory_bytes()
-            - std::mem::size_of::<DefaultDetector>()
+            - std::mem::size_of::<EnsembleDetector>()
             - std::mem::size_of::<ContextDetector>()
     }
 }

@@ -1,16 +1,22 @@
-//! A contextual sequence-memory detector in the manner of CAD OSE (Smirnov's Contextual Anomaly
+//! A contextual transition memory in the manner of CAD OSE (Smirnov's Contextual Anomaly
 //! Detector, third of NAB's published detectors): each value is quantised into a few bit
-//! "facts"; the detector remembers *contexts* — pairs of a left group (the previous step's facts
-//! plus the contexts that were active then) and a right group (the facts that followed) — and
-//! scores a step by how few of the contexts it expected were confirmed and how many new ones it
-//! had to learn. It sees the *order* of values, which magnitude statistics cannot.
+//! "facts"; the detector remembers *contexts* — a left group of facts of one value (a subset:
+//! "the value was in the upper half") and a right group of facts that followed it — and scores
+//! a step by how few of the contexts it could check were confirmed and how many new ones it had
+//! to learn. It sees the *order* of values, which magnitude statistics cannot.
 //!
-//! Differences from CAD OSE: no range known in advance (it is learned during warm-up, widened by
-//! a margin; a value beyond it gets extra bits, themselves new facts); several memories whose
-//! quantisation bins are shifted by a fraction of a step, averaged, so that a value near a bin
-//! edge does not decide the score; a bound on the contexts remembered; and a lazy evaluation
-//! that does the full context crossing only on steps that made a new context (the only steps
-//! whose result depends on it).
+//! Differences from CAD OSE, each chosen by measurement on NAB (`BENCHMARKS.md`):
+//! - first order: the left group is the previous value's facts only. CAD OSE also puts the
+//!   contexts that fired into it (chains, higher orders); on NAB that bought nothing here, at
+//!   5–20× the cost.
+//! - what the memory expects next is, for each left group that holds, the facts that followed it
+//!   most often (a histogram per left group) rather than the best-scoring stored context: the
+//!   same NAB score, and it keeps every step's work to a few counters per left group.
+//! - no range known in advance: it is learned during a warm-up and widened by a margin; a value
+//!   beyond it gets extra bits, themselves new facts.
+//! - several memories ("lanes") whose quantisation bins are shifted by a fraction of a step,
+//!   averaged, so that a value near a bin edge does not decide the score.
+//! - a bound on the contexts remembered.
 
 use std::collections::VecDeque;
 
@@ -25,6 +31,10 @@ use crate::time::Millis;
 pub struct ContextParams {
     /// Bits of the quantised value (`2^bits - 1` steps over the range).
     pub bits: u32,
+    /// Bits a value beyond the range may take on top of `bits` (values further out share the
+    /// outermost bins): bounds the facts per value, hence the contexts and memory a series
+    /// with wild outliers makes.
+    pub extra_bits: u32,
     /// Samples over which the range is learned (scores are 0 meanwhile).
     pub warmup: usize,
     /// Samples after the warm-up during which the memory learns but scores 0 (everything is
@@ -35,9 +45,7 @@ pub struct ContextParams {
     /// Memories run side by side, each quantising with bins shifted by `1 / lanes` of a step;
     /// the score is their mean.
     pub lanes: usize,
-    /// Most contexts made active ("neurons") per step.
-    pub max_active: usize,
-    /// Longest left group a derived context may have.
+    /// Most facts in the left group of a derived context.
     pub max_left: usize,
     /// A raw score at or above this in the last `rest` samples silences the output.
     pub rest_threshold: f64,
@@ -50,12 +58,12 @@ pub struct ContextParams {
 impl Default for ContextParams {
     fn default() -> Self {
         Self {
-            bits: 3,
+            bits: 4,
+            extra_bits: 4,
             warmup: 300,
             learn: 300,
-            margin: 0.5,
-            lanes: 2,
-            max_active: 15,
+            margin: 0.6,
+            lanes: 4,
             max_left: 7,
             rest_threshold: 0.75,
             rest: 120,
@@ -64,312 +72,342 @@ impl Default for ContextParams {
     }
 }
 
-type Facts = Vec<u64>;
-
-/// Left groups hold value facts (`SENSOR + i`, i < 128: bit `i / 2` of the quantised value is
-/// `i % 2`; i = 127: below the range) and active contexts (`NEURON + id`). Right groups hold
-/// value facts only, so they are kept as bit masks.
-const SENSOR: u64 = 1 << 16;
-const NEURON: u64 = 1 << 31;
-const NEGATIVE_BIT: u32 = 127;
-
-/// A set of value facts.
+/// A set of value facts: bit `2i + b` means "bit `i` of the quantised value is `b`" (i < 63);
+/// bit 127 means "below the range".
 type Mask = u128;
+const NEGATIVE_BIT: u32 = 127;
+/// Bit 126, never a value fact, marks a stored right group whose context is zero-level.
+const ZERO_LEVEL: Mask = 1 << 126;
+/// Most bits of a quantised value (range bits plus extra bits).
+const MAX_BITS: u32 = 63;
 
-fn facts_of(mask: Mask) -> impl Iterator<Item = u64> {
-    (0..128u64)
-        .filter(move |i| mask >> i & 1 == 1)
-        .map(|i| SENSOR + i)
-}
-
-/// A left semi-context: a group of facts, and the contexts that start with it.
-#[derive(Debug)]
-struct Semi {
-    facts: Facts,
-    /// Its value facts, as a mask, and a 64-bit signature of all its facts (quick subset
-    /// tests: a semi-context whose mask or signature has a bit the group lacks is no subset).
-    values: Mask,
-    signature: u64,
-    /// Its facts found in the last full crossing.
-    crossed: Facts,
-    /// (right group id, context id), sorted by right group.
-    contexts: Vec<(u32, u32)>,
-}
-
-#[derive(Debug)]
-struct Context {
-    /// Facts expected over the times its left group was complete.
-    selected: f64,
-    /// Of those, facts that came.
-    predicted: f64,
-    activations: u32,
-    left: u32,
-    right: u32,
-    zero_level: bool,
-}
-
-/// The left semi-contexts and their indexes.
-#[derive(Debug, Default)]
-struct Lefts {
-    ids: HashMap<Facts, u32>,
-    semis: Vec<Semi>,
-    /// Fact → semi-contexts holding it.
-    by_fact: HashMap<u64, Vec<u32>>,
-    /// Largest fact → semi-contexts (to find the subsets of a group quickly).
-    by_max: HashMap<u64, Vec<u32>>,
-    /// Semi-contexts crossed by the last full crossing.
-    crossed: Vec<u32>,
-}
-
-impl Lefts {
-    fn intern(&mut self, facts: &Facts) -> u32 {
-        if let Some(&id) = self.ids.get(facts) {
-            return id;
-        }
-        let id = self.semis.len() as u32;
-        self.ids.insert(facts.clone(), id);
-        for f in facts {
-            self.by_fact.entry(*f).or_default().push(id);
-        }
-        if let Some(&m) = facts.last() {
-            self.by_max.entry(m).or_default().push(id);
-        }
-        self.semis.push(Semi {
-            values: mask_of(facts),
-            signature: signature(facts),
-            facts: facts.clone(),
-            crossed: Vec::new(),
-            contexts: Vec::new(),
-        });
-        id
-    }
-
-    /// Full crossing: records which of each semi-context's facts are in `group` (sorted).
-    fn cross(&mut self, group: &[u64]) {
-        for &id in &self.crossed {
-            self.semis[id as usize].crossed.clear();
-        }
-        self.crossed.clear();
-        for f in group {
-            if let Some(ids) = self.by_fact.get(f) {
-                for &id in ids {
-                    let s = &mut self.semis[id as usize];
-                    if s.crossed.is_empty() {
-                        self.crossed.push(id);
-                    }
-                    s.crossed.push(*f);
-                }
-            }
-        }
-        self.crossed.sort_unstable();
-    }
-
-    /// The semi-contexts whose facts are all in `group` (sorted), in no particular order.
-    fn subsets(&self, group: &[u64], out: &mut Vec<u32>) {
-        out.clear();
-        let (values, sig) = (mask_of(group), signature(group));
-        for f in group {
-            if let Some(ids) = self.by_max.get(f) {
-                out.extend(ids.iter().copied().filter(|&id| {
-                    let s = &self.semis[id as usize];
-                    s.values & !values == 0 && s.signature & !sig == 0 && is_subset(&s.facts, group)
-                }));
-            }
-        }
-    }
-}
-
-fn mask_of(facts: &[u64]) -> Mask {
-    facts
-        .iter()
-        .filter(|&&f| (SENSOR..SENSOR + 128).contains(&f))
-        .fold(0, |m, f| m | 1 << (f - SENSOR))
-}
-
-fn signature(facts: &[u64]) -> u64 {
-    facts.iter().fold(0, |m, f| {
-        m | 1 << (f.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
+/// Iterates the facts (bit positions) of `mask`.
+fn facts(mut mask: Mask) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (mask != 0).then(|| {
+            let i = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            i
+        })
     })
 }
 
-fn is_subset(small: &[u64], big: &[u64]) -> bool {
-    let mut it = big.iter();
-    small.iter().all(|f| it.any(|g| g == f))
+/// A left group and what it knows: the right groups seen after it, and how often each fact
+/// followed it.
+#[derive(Debug)]
+struct Left {
+    facts: Mask,
+    /// Right groups, sorted, each with [`ZERO_LEVEL`] set if its context is zero-level: seen
+    /// whole (this left group was a full value). Only zero-level contexts derive others.
+    rights: Vec<Mask>,
+    /// Times the left group held (its facts were all in the previous value).
+    held: u32,
+    /// `followed[i]`: times fact `i` came when the group held.
+    followed: Vec<u32>,
+    /// The highest count in `followed`, and the facts that have it: what this group expects.
+    top: u32,
+    expected: Mask,
+}
+
+impl Left {
+    fn new(facts: Mask) -> Self {
+        Self {
+            facts,
+            rights: Vec::new(),
+            held: 0,
+            followed: Vec::new(),
+            top: 0,
+            expected: 0,
+        }
+    }
+
+    /// The group held and the value with these facts came.
+    fn count(&mut self, facts: &[u8]) {
+        // Saturating: after 2^32 steps the shares freeze rather than wrap.
+        self.held = self.held.saturating_add(1);
+        let (mut top, mut expected) = (self.top, self.expected);
+        for &i in facts {
+            let i = usize::from(i);
+            if self.followed.len() <= i {
+                self.followed.resize(i + 1, 0);
+            }
+            let slot = &mut self.followed[i];
+            *slot = slot.saturating_add(1);
+            let n = *slot;
+            if n > top {
+                (top, expected) = (n, 0);
+            }
+            if n == top {
+                expected |= 1 << i;
+            }
+        }
+        (self.top, self.expected) = (top, expected);
+    }
+}
+
+/// What a memory expects: the facts expected by the most confident left groups that hold. A
+/// left group's confidence is the share of the times it held in which its expected facts came
+/// (0 before it ever held, when it expects all its right groups); compared exactly, as
+/// fractions.
+#[derive(Debug, Clone, Copy)]
+struct Expectation {
+    /// The best confidence so far, as (numerator, denominator).
+    best: (u32, u32),
+    facts: Mask,
+}
+
+impl Default for Expectation {
+    fn default() -> Self {
+        Self {
+            best: (0, 1),
+            facts: 0,
+        }
+    }
+}
+
+impl Expectation {
+    fn add(&mut self, l: &Left) {
+        let c = if l.held == 0 { (0, 1) } else { (l.top, l.held) };
+        let (lhs, rhs) = (
+            u64::from(c.0) * u64::from(self.best.1),
+            u64::from(self.best.0) * u64::from(c.1),
+        );
+        if lhs > rhs {
+            (self.best, self.facts) = (c, 0);
+        }
+        if lhs >= rhs {
+            self.facts |= l.expected;
+        }
+    }
+}
+
+/// A value (its facts) as a group: the left groups it contains and what followed it.
+#[derive(Debug)]
+struct Value {
+    facts: Mask,
+    /// The left groups contained in it, and how many left groups existed when the list was
+    /// brought up to date (those made since are checked on the next use).
+    within: Vec<u32>,
+    checked: u32,
+    /// (next value, contexts of `within` then, how many of them the next value confirmed): a
+    /// step seen before costs a few counters (contexts are only ever added, so an unchanged
+    /// total means unchanged contexts).
+    next: Vec<(u32, u32, u32)>,
 }
 
 /// One context memory over one quantisation.
 #[derive(Debug, Default)]
 struct Lane {
-    lefts: Lefts,
-    /// Right groups (masks of value facts) and their ids.
-    rights: Vec<Mask>,
-    right_ids: HashMap<Mask, u32>,
-    contexts: Vec<Context>,
-    /// The left group of the last step and its complete semi-contexts.
-    group: Facts,
-    complete: Vec<u32>,
-    /// Value facts the memory expects next.
-    predicted: Mask,
-    scratch: Vec<u32>,
-    review: Vec<(u32, bool)>,
-    active: Vec<(u32, u32, u32, u32)>,
-    derived: Vec<(Facts, Mask)>,
+    lefts: Vec<Left>,
+    ids: HashMap<Mask, u32>,
+    /// Contexts stored.
+    contexts: usize,
+    /// The values seen (a cache, dropped when it outgrows the bound): what a step needs to
+    /// know about a value, found with one lookup.
+    values: Vec<Value>,
+    value_ids: HashMap<Mask, u32>,
+    /// Entries in the values' lists (the cache is emptied beyond `8 × max_contexts`).
+    cached: usize,
+    /// The previous value.
+    group: Option<u32>,
+    derived: Vec<(Mask, Mask)>,
 }
 
 impl Lane {
-    /// Stores a context unless known (or the memory is full); `Some(id)` when new.
-    fn store(&mut self, left: &Facts, right: Mask, zero_level: bool, cap: usize) -> Option<u32> {
-        let full = self.contexts.len() >= cap;
-        if full && (!self.lefts.ids.contains_key(left) || !self.right_ids.contains_key(&right)) {
-            return None;
+    /// Stores a context unless known (or the memory is full); true when new.
+    fn store(&mut self, left: Mask, right: Mask, zero_level: bool, cap: usize) -> bool {
+        let full = self.contexts >= cap;
+        if full && !self.ids.contains_key(&left) {
+            return false;
         }
-        let l = self.lefts.intern(left);
-        let r = *self.right_ids.entry(right).or_insert_with(|| {
-            self.rights.push(right);
-            (self.rights.len() - 1) as u32
-        });
-        let list = &mut self.lefts.semis[l as usize].contexts;
-        let at = match list.binary_search_by_key(&r, |e| e.0) {
+        let next_left = self.lefts.len() as u32;
+        let l = *self.ids.entry(left).or_insert(next_left);
+        if l == next_left {
+            self.lefts.push(Left::new(left));
+        }
+        let flag = if zero_level { ZERO_LEVEL } else { 0 };
+        let ls = &mut self.lefts[l as usize];
+        match ls.rights.binary_search_by_key(&right, |r| r & !ZERO_LEVEL) {
             Ok(i) => {
-                if zero_level {
-                    self.contexts[list[i].1 as usize].zero_level = true;
-                }
-                return None;
+                ls.rights[i] |= flag;
+                false
             }
-            Err(at) => at,
-        };
-        if full {
-            return None;
+            Err(_) if full => false,
+            Err(at) => {
+                ls.rights.insert(at, right | flag);
+                if ls.held == 0 {
+                    ls.expected |= right;
+                }
+                self.contexts += 1;
+                true
+            }
         }
-        let c = self.contexts.len() as u32;
-        list.insert(at, (r, c));
-        self.contexts.push(Context {
-            selected: 0.0,
-            predicted: 0.0,
-            activations: 0,
-            left: l,
-            right: r,
-            zero_level,
+    }
+
+    /// The id of the value whose facts are `facts`.
+    fn value(&mut self, facts: Mask, cap: usize) -> u32 {
+        if self.cached > cap.saturating_mul(8) {
+            self.forget_values(cap);
+        }
+        if let Some(&id) = self.value_ids.get(&facts) {
+            return id;
+        }
+        if self.values.len() >= cap {
+            self.forget_values(cap);
+        }
+        let id = self.values.len() as u32;
+        self.value_ids.insert(facts, id);
+        self.values.push(Value {
+            facts,
+            within: Vec::new(),
+            checked: 0,
+            next: Vec::new(),
         });
-        Some(c)
+        id
+    }
+
+    /// Empties the values cache (it outgrew its bound); the previous value is looked up again.
+    fn forget_values(&mut self, cap: usize) {
+        let group = self.group.take().map(|g| self.values[g as usize].facts);
+        self.values.clear();
+        self.value_ids.clear();
+        self.cached = 0;
+        self.group = group.map(|g| self.value(g, cap));
+    }
+
+    /// Brings the list of left groups within value `v` up to date.
+    fn within(&mut self, v: u32) -> &mut Value {
+        let value = &mut self.values[v as usize];
+        for (i, l) in self.lefts.iter().enumerate().skip(value.checked as usize) {
+            if l.facts & !value.facts == 0 {
+                value.within.push(i as u32);
+                self.cached += 1;
+            }
+        }
+        value.checked = self.lefts.len() as u32;
+        value
     }
 
     /// One step; returns the raw anomaly score of the value whose facts are `sensed`.
     fn step(&mut self, sensed: Mask, p: &ContextParams) -> f64 {
-        let unpredicted = sensed & !self.predicted != 0;
-        let had_group = !self.group.is_empty();
-        let group = std::mem::take(&mut self.group);
-        let new_context = if had_group {
-            self.store(&group, sensed, true, p.max_contexts)
-        } else {
-            None
+        let v = self.value(sensed, p.max_contexts);
+        let Some(g) = self.group.replace(v) else {
+            return 0.0;
         };
-        let novel = new_context.is_some();
-        // Which left semi-contexts of the last group to review: the complete ones, or, on a
-        // step that made a new context (the only kind that derives contexts), all crossed.
-        let mut review = std::mem::take(&mut self.review);
-        review.clear();
-        if novel {
-            self.lefts.cross(&group);
-            review.extend(self.lefts.crossed.iter().map(|&id| {
-                let s = &self.lefts.semis[id as usize];
-                (id, s.crossed.len() == s.facts.len())
-            }));
-        } else {
-            review.extend(self.complete.iter().map(|&id| (id, true)));
+        let group = self.values[g as usize].facts;
+        let known = self.values[g as usize]
+            .next
+            .iter()
+            .find(|n| n.0 == v)
+            .map(|n| (n.1, n.2));
+        // What the memory expected after the group is read from the left groups that held,
+        // before this step changes them: in the same pass as their update on the usual step
+        // (a transition seen before), in a pass of its own when this step may add a context.
+        self.within(g);
+        let mut expected = Expectation::default();
+        if known.is_none() {
+            for &l in &self.values[g as usize].within {
+                expected.add(&self.lefts[l as usize]);
+            }
         }
-        let mut active = std::mem::take(&mut self.active);
+        // A transition seen before was stored then (or the memory was full, as it still is).
+        let novel = known.is_none() && self.store(group, sensed, true, p.max_contexts);
+        if novel {
+            self.within(g);
+        }
+        let mut total = 0;
+        let mut positions = [0u8; 128];
+        let n = facts(sensed)
+            .zip(&mut positions)
+            .map(|(i, p)| *p = i as u8)
+            .count();
+        let positions = &positions[..n];
+        let read = known.is_some();
+        for &l in &self.values[g as usize].within {
+            let ls = &mut self.lefts[l as usize];
+            if read {
+                expected.add(ls);
+            }
+            total += ls.rights.len() as u32;
+            ls.count(positions);
+        }
+        // Count the contexts of the left groups that held (checked) and those the value
+        // confirmed; on a step that made a new context, also derive contexts from every left
+        // group that shares a fact with the group (the only kind of step that derives).
         let mut derived = std::mem::take(&mut self.derived);
-        active.clear();
         derived.clear();
-        let mut selected = 0usize;
-        for &(lid, complete) in &review {
-            let ls = &self.lefts.semis[lid as usize];
-            for &(rid, cid) in &ls.contexts {
-                if new_context == Some(cid) {
-                    continue;
-                }
-                let right = self.rights[rid as usize];
-                let rc = (right & sensed).count_ones();
-                let c = &mut self.contexts[cid as usize];
-                if complete {
-                    selected += 1;
-                    c.selected += f64::from(right.count_ones());
-                    if rc > 0 {
-                        c.predicted += f64::from(rc);
-                        if rc == right.count_ones() {
-                            c.activations = c.activations.saturating_add(1);
-                            active.push((c.activations, c.left, c.right, cid));
-                            continue;
+        let (checked, confirmed) = match known {
+            Some((t, c)) if t == total => (t, c),
+            _ => {
+                let (mut checked, mut confirmed) = (0, 0);
+                for &l in &self.values[g as usize].within {
+                    let ls = &self.lefts[l as usize];
+                    for &r in &ls.rights {
+                        let (right, zero) = (r & !ZERO_LEVEL, r & ZERO_LEVEL != 0);
+                        if novel && zero && right == sensed && ls.facts == group {
+                            continue; // the context just made
+                        }
+                        checked += 1;
+                        if right & !sensed == 0 {
+                            confirmed += 1;
+                        } else if novel
+                            && zero
+                            && right & sensed != 0
+                            && ls.facts.count_ones() as usize <= p.max_left
+                        {
+                            derived.push((ls.facts, right & sensed));
                         }
                     }
                 }
-                if novel && rc > 0 && c.zero_level && ls.crossed.len() <= p.max_left {
-                    derived.push((ls.crossed.clone(), right & sensed));
+                if !novel {
+                    let next = &mut self.values[g as usize].next;
+                    match next.iter_mut().find(|n| n.0 == v) {
+                        Some(n) => (n.1, n.2) = (checked, confirmed),
+                        None => {
+                            next.push((v, checked, confirmed));
+                            self.cached += 1;
+                        }
+                    }
+                }
+                (checked, confirmed)
+            }
+        };
+        let mut novelty = 0.0;
+        if novel {
+            for ls in &self.lefts {
+                let crossed = ls.facts & group;
+                if crossed == 0 || crossed == ls.facts {
+                    continue;
+                }
+                if crossed.count_ones() as usize > p.max_left {
+                    continue;
+                }
+                for &r in &ls.rights {
+                    let (right, zero) = (r & !ZERO_LEVEL, r & ZERO_LEVEL != 0);
+                    if zero && right & sensed != 0 {
+                        derived.push((crossed, right & sensed));
+                    }
                 }
             }
+            derived.push((group, sensed));
+            derived.sort_unstable();
+            derived.dedup();
+            let mut added = 1;
+            for &(l, r) in &derived {
+                if (l, r) != (group, sensed) {
+                    added += usize::from(self.store(l, r, false, p.max_contexts));
+                }
+            }
+            novelty = added as f64 / derived.len() as f64;
         }
-        self.review = review;
-        let confirmed = if selected > 0 {
-            active.len() as f64 / selected as f64
+        self.derived = derived;
+        let share = if checked > 0 {
+            f64::from(confirmed) / f64::from(checked)
         } else {
             0.0
         };
-        // The next left group: the value's facts and the strongest active contexts.
-        if p.max_active == 0 {
-            active.clear();
-        } else if active.len() > p.max_active {
-            let at = active.len() - p.max_active;
-            active.select_nth_unstable(at);
-            active.drain(..at);
-        }
-        let mut next: Facts = facts_of(sensed).collect();
-        next.extend(active.iter().map(|a| NEURON + u64::from(a.3)));
-        next.sort_unstable();
-        next.dedup();
-        self.active = active;
-        let mut novelty = 0.0;
-        if novel {
-            let mut uniq: Vec<&(Facts, Mask)> = derived.iter().collect();
-            let zero = (group, sensed);
-            uniq.push(&zero);
-            uniq.sort_unstable();
-            uniq.dedup();
-            let n = uniq.len();
-            let mut added = 1;
-            for (l, r) in &derived {
-                added += usize::from(self.store(l, *r, false, p.max_contexts).is_some());
-            }
-            novelty = added as f64 / n as f64;
-        }
-        self.derived = derived;
-        // Predict: the right groups of the best-scoring contexts whose left group is complete.
-        let mut complete = std::mem::take(&mut self.scratch);
-        self.lefts.subsets(&next, &mut complete);
-        let mut best = 0.0f64;
-        let mut predicted: Mask = 0;
-        for &lid in &complete {
-            for &(rid, cid) in &self.lefts.semis[lid as usize].contexts {
-                let c = &self.contexts[cid as usize];
-                let w = if c.selected > 0.0 {
-                    c.predicted / c.selected
-                } else {
-                    0.0
-                };
-                if w > best {
-                    best = w;
-                    predicted = 0;
-                }
-                if w == best {
-                    predicted |= self.rights[rid as usize];
-                }
-            }
-        }
-        self.predicted = predicted;
-        self.scratch = std::mem::replace(&mut self.complete, complete);
-        self.group = next;
-        if unpredicted {
-            (1.0 - confirmed + novelty) / 2.0
+        if sensed & !expected.facts != 0 {
+            (1.0 - share + novelty) / 2.0
         } else {
             0.0
         }
@@ -412,8 +450,10 @@ impl Default for ContextDetector {
 impl ContextDetector {
     /// A detector with these parameters.
     pub fn new(p: ContextParams) -> Self {
+        let bits = p.bits.clamp(1, 16);
         let p = ContextParams {
-            bits: p.bits.clamp(1, 16),
+            bits,
+            extra_bits: p.extra_bits.min(MAX_BITS - bits),
             margin: if p.margin.is_finite() {
                 p.margin.max(0.0)
             } else {
@@ -463,38 +503,31 @@ impl ContextDetector {
             .lanes
             .iter()
             .map(|l| {
-                let semis: usize = l
+                let lefts: usize = l
                     .lefts
-                    .semis
                     .iter()
                     .map(|s| {
-                        size_of::<Semi>()
-                            + (2 * s.facts.capacity() + s.crossed.capacity()) * size_of::<u64>()
-                            + s.contexts.capacity() * size_of::<(u32, u32)>()
+                        size_of::<Left>()
+                            + s.rights.capacity() * size_of::<Mask>()
+                            + s.followed.capacity() * size_of::<u32>()
                     })
                     .sum();
-                let index: usize = l
-                    .lefts
-                    .by_fact
-                    .values()
-                    .chain(l.lefts.by_max.values())
-                    .map(|v| v.capacity() * size_of::<u32>())
+                let values: usize = l
+                    .values
+                    .iter()
+                    .map(|v| {
+                        v.within.capacity() * size_of::<u32>()
+                            + v.next.capacity() * size_of::<(u32, u32, u32)>()
+                    })
                     .sum();
                 size_of::<Lane>()
-                    + semis
-                    + index
-                    + table(l.lefts.ids.capacity(), size_of::<(Facts, u32)>())
-                    + table(
-                        l.lefts.by_fact.capacity() + l.lefts.by_max.capacity(),
-                        size_of::<(u64, Vec<u32>)>(),
-                    )
-                    + l.rights.capacity() * size_of::<Mask>()
-                    + table(l.right_ids.capacity(), size_of::<(Mask, u32)>())
-                    + l.contexts.capacity() * size_of::<Context>()
-                    + (l.group.capacity()) * size_of::<u64>()
-                    + (l.complete.capacity() + l.scratch.capacity()) * size_of::<u32>()
-                    + l.review.capacity() * size_of::<(u32, bool)>()
-                    + l.active.capacity() * size_of::<(u32, u32, u32, u32)>()
+                    + lefts
+                    + l.lefts.capacity().saturating_sub(l.lefts.len()) * size_of::<Left>()
+                    + values
+                    + l.values.capacity() * size_of::<Value>()
+                    + table(l.ids.capacity(), size_of::<(Mask, u32)>())
+                    + table(l.value_ids.capacity(), size_of::<(Mask, u32)>())
+                    + l.derived.capacity() * size_of::<(Mask, Mask)>()
             })
             .sum();
         size_of::<Self>() + lanes + self.recent.capacity() * size_of::<f64>()
@@ -502,7 +535,7 @@ impl ContextDetector {
 
     /// Contexts learned so far (all lanes).
     pub fn contexts(&self) -> usize {
-        self.lanes.iter().map(|l| l.contexts.len()).sum()
+        self.lanes.iter().map(|l| l.contexts).sum()
     }
 
     /// The value facts of `value` in lane `lane`, as a mask: its quantised bits (more than
@@ -510,7 +543,8 @@ impl ContextDetector {
     fn encode(&self, value: f64, lane: usize) -> Mask {
         let shift = lane as f64 / self.lanes.len() as f64;
         let q = ((value - self.base) / self.step + shift).floor();
-        let mut n = q.abs().min(1e18) as u64;
+        let top = self.p.bits + self.p.extra_bits;
+        let mut n = (q.abs().min(1e18) as u64).min((1 << top) - 1);
         let mut mask: Mask = 0;
         let mut bit = 0u32;
         while bit < self.p.bits || n > 0 {

@@ -1,4 +1,4 @@
-//! The default detector: robust z-scores of several views of the series (the value against
+//! The magnitude ensemble: robust z-scores of several views of the series (the value against
 //! its long-run level, a short-run mean against the long run, the first difference), after
 //! removing a seasonal profile learned during warm-up, with a noise floor relative to the
 //! series' own scale, and a rest period after each detection.
@@ -8,10 +8,11 @@
 use super::Detector;
 use crate::time::Millis;
 
-/// The frozen detection threshold of [`DefaultDetector`] (scores `>=` it are anomalies).
+/// The frozen detection threshold of every detector of this crate that has one (scores `>=`
+/// it are anomalies): [`EnsembleDetector`], [`CombinedDetector`](super::CombinedDetector).
 pub const DEFAULT_THRESHOLD: f64 = 0.5;
 
-/// Parameters of [`DefaultDetector`]. The defaults are the frozen ones.
+/// Parameters of [`EnsembleDetector`]. The defaults are the frozen ones.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub struct EnsembleParams {
@@ -68,12 +69,13 @@ impl Default for EnsembleParams {
     }
 }
 
-/// The default streaming detector. Memory: the seasonal profile (at most `season_warmup / 2`
+/// The magnitude ensemble (one half of the default, [`CombinedDetector`](super::CombinedDetector)).
+/// Memory: the seasonal profile (at most `season_warmup / 2`
 /// floats, plus the warm-up buffer until the period is known) and a dozen floats.
 ///
 /// ```
-/// use nexus_alerting::anomaly::{DefaultDetector, Detector, DEFAULT_THRESHOLD};
-/// let mut d = DefaultDetector::default();
+/// use nexus_alerting::anomaly::{EnsembleDetector, Detector, DEFAULT_THRESHOLD};
+/// let mut d = EnsembleDetector::default();
 /// let mut hits = 0;
 /// for i in 0..2000i64 {
 ///     let v = if i == 1500 { 80.0 } else { 10.0 + ((i * 7919) % 13) as f64 / 13.0 };
@@ -82,7 +84,7 @@ impl Default for EnsembleParams {
 /// assert_eq!(hits, 1);
 /// ```
 #[derive(Debug, Clone)]
-pub struct DefaultDetector {
+pub struct EnsembleDetector {
     p: EnsembleParams,
     n: usize,
     mean: f64,
@@ -142,7 +144,7 @@ fn buckets(ts_ms: Millis) -> (usize, usize) {
     (b, dow * DAY_BUCKETS + b)
 }
 
-impl Default for DefaultDetector {
+impl Default for EnsembleDetector {
     fn default() -> Self {
         Self::new(EnsembleParams::default())
     }
@@ -164,7 +166,7 @@ fn ew_z(mean: &mut f64, var: &mut f64, a: f64, x: f64, floor: f64) -> f64 {
     z.abs().min(50.0)
 }
 
-impl DefaultDetector {
+impl EnsembleDetector {
     /// A detector with `p`.
     pub fn new(p: EnsembleParams) -> Self {
         Self {
@@ -346,7 +348,7 @@ impl DefaultDetector {
     }
 }
 
-impl Detector for DefaultDetector {
+impl Detector for EnsembleDetector {
     fn update(&mut self, ts: Millis, value: f64) -> f64 {
         if !value.is_finite() {
             return 0.0;
