@@ -89,7 +89,7 @@ impl CombinedDetector {
     }
 
     /// A detector told the series' range (NAB's protocol gives every detector the file's range);
-    /// the sequence memory then skips learning it. See [`ContextDetector::with_range`].
+    /// the transition memory then skips learning it. See [`ContextDetector::with_range`].
     pub fn with_range(p: CombinedParams, lo: f64, hi: f64) -> Self {
         Self {
             context: ContextDetector::with_range(p.context, lo, hi),

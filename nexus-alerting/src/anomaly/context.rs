@@ -414,9 +414,11 @@ impl Lane {
     }
 }
 
-/// The contextual sequence-memory detector (see the module documentation). Deterministic.
-/// Memory grows with what it learns, up to `max_contexts` contexts per lane (each context with
-/// its semi-contexts and index entries takes roughly 200–300 bytes).
+/// The contextual transition-memory detector (see the module documentation). Deterministic.
+/// Memory grows with what it learns, up to `max_contexts` contexts per lane (16 bytes each,
+/// plus their left groups and the per-value caches: at most a few hundred bytes per context;
+/// in practice tens of KB for a regular series, 2.5 MB on the worst series we know —
+/// `BENCHMARKS.md`).
 ///
 /// ```
 /// use nexus_alerting::anomaly::{ContextDetector, Detector};
