@@ -418,7 +418,9 @@ impl Lane {
 /// Memory grows with what it learns, up to `max_contexts` contexts per lane (16 bytes each,
 /// plus their left groups and the per-value caches: at most a few hundred bytes per context;
 /// in practice tens of KB for a regular series, 2.5 MB on the worst series we know —
-/// `BENCHMARKS.md`).
+/// `BENCHMARKS.md`). Time per sample and memory: a few counters per left group that holds on
+/// the usual step (a transition seen before); at most one pass over the memory, so bounded by
+/// `max_contexts`, on a step that learns.
 ///
 /// ```
 /// use nexus_alerting::anomaly::{ContextDetector, Detector};
