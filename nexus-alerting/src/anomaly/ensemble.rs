@@ -69,9 +69,10 @@ impl Default for EnsembleParams {
     }
 }
 
-/// The magnitude ensemble (one half of the default, [`CombinedDetector`](super::CombinedDetector)).
-/// Memory: the seasonal profile (at most `season_warmup / 2`
-/// floats, plus the warm-up buffer until the period is known) and a dozen floats.
+/// The magnitude ensemble, one half of the default detector
+/// ([`CombinedDetector`](super::CombinedDetector)). Memory: the seasonal profile (at most
+/// `season_warmup / 2` floats, plus the warm-up buffer until the period is known) and a dozen
+/// floats.
 ///
 /// ```
 /// use nexus_alerting::anomaly::{EnsembleDetector, Detector, DEFAULT_THRESHOLD};

@@ -7,7 +7,7 @@
 //! z-scores after a learned seasonal profile); [`ContextDetector`] is a transition memory in
 //! the manner of CAD OSE, which sees the order of values; the default detector,
 //! [`CombinedDetector`], runs both — chosen by measurement on NAB, where it scores above every
-//! published detector on the shared subset, at millions of samples per second. [`nab`] scores
+//! published detector on the shared subset, at over a million samples per second. [`nab`] scores
 //! detectors on the Numenta Anomaly Benchmark.
 
 mod baselines;
