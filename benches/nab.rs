@@ -35,17 +35,7 @@ type Make = fn(&DataFile) -> Box<dyn Detector>;
 
 fn run(files: &[DataFile], make: Make) -> (Vec<ScoredFile>, f64) {
     let started = std::time::Instant::now();
-    let scores: Vec<Vec<f64>> = files
-        .iter()
-        .map(|f| {
-            let mut d = make(f);
-            f.timestamps
-                .iter()
-                .zip(&f.values)
-                .map(|(t, v)| d.update(t * 1000, *v))
-                .collect()
-        })
-        .collect();
+    let scores: Vec<Vec<f64>> = files.iter().map(|f| f.feed(make(f).as_mut())).collect();
     let secs = started.elapsed().as_secs_f64();
     let rows: usize = files.iter().map(|f| f.values.len()).sum();
     (
@@ -160,9 +150,7 @@ fn main() {
         .iter()
         .map(|f| {
             let mut d = CombinedDetector::default();
-            for (t, v) in f.timestamps.iter().zip(&f.values) {
-                d.update(t * 1000, *v);
-            }
+            f.feed(&mut d);
             (d.memory_bytes(), &f.key)
         })
         .max();

@@ -50,17 +50,7 @@ fn make(name: &str) -> Box<dyn Detector> {
 }
 
 fn run(files: &[DataFile], name: &str) -> Vec<Vec<f64>> {
-    files
-        .iter()
-        .map(|f| {
-            let mut d = make(name);
-            f.timestamps
-                .iter()
-                .zip(&f.values)
-                .map(|(t, v)| d.update(t * 1000, *v))
-                .collect()
-        })
-        .collect()
+    files.iter().map(|f| f.feed(make(name).as_mut())).collect()
 }
 
 fn main() {
@@ -166,16 +156,7 @@ fn main() {
 fn combined_score(files: &[DataFile], p: CombinedParams) -> f64 {
     let scored: Vec<ScoredFile> = files
         .iter()
-        .map(|f| {
-            let mut d = CombinedDetector::new(p);
-            let s: Vec<f64> = f
-                .timestamps
-                .iter()
-                .zip(&f.values)
-                .map(|(t, v)| d.update(t * 1000, *v))
-                .collect();
-            ScoredFile::new(f, &s)
-        })
+        .map(|f| ScoredFile::new(f, &f.feed(&mut CombinedDetector::new(p))))
         .collect();
     nab::score(&scored, DEFAULT_THRESHOLD, &PROFILES[0].1).normalised
 }

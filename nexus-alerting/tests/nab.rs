@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use nexus_alerting::anomaly::nab::{self, PROFILES, ScoredFile};
-use nexus_alerting::anomaly::{CombinedDetector, DEFAULT_THRESHOLD, Detector};
+use nexus_alerting::anomaly::{CombinedDetector, DEFAULT_THRESHOLD};
 
 fn shared() -> PathBuf {
     if let Ok(p) = std::env::var("NEXUS_SHARED") {
@@ -38,13 +38,7 @@ fn our_scorer_agrees_with_nab_score_py() {
     let out = tempfile::tempdir().unwrap();
     let mut scored = Vec::new();
     for f in &files {
-        let mut d = CombinedDetector::default();
-        let scores: Vec<f64> = f
-            .timestamps
-            .iter()
-            .zip(&f.values)
-            .map(|(t, v)| d.update(t * 1000, *v))
-            .collect();
+        let scores = f.feed(&mut CombinedDetector::default());
         let path = out.path().join("nexus").join(&f.key);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let mut csv = String::from("timestamp,value,anomaly_score\n");

@@ -83,6 +83,18 @@ pub struct DataFile {
     pub windows: Vec<(usize, usize)>,
 }
 
+impl DataFile {
+    /// Feeds the file's rows to `detector` in order (timestamps in milliseconds, as
+    /// [`Detector`](super::Detector) takes them) and returns its scores, one per row.
+    pub fn feed(&self, detector: &mut dyn super::Detector) -> Vec<f64> {
+        self.timestamps
+            .iter()
+            .zip(&self.values)
+            .map(|(t, v)| detector.update(t * 1000, *v))
+            .collect()
+    }
+}
+
 /// Parses `YYYY-MM-DD HH:MM:SS[.ffffff]` as naive seconds.
 pub fn parse_time(s: &str) -> Option<i64> {
     let s = s.trim();
