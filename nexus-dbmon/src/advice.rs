@@ -66,6 +66,9 @@ pub struct Recommendation {
     pub action: Option<Maintenance>,
     /// The command's SQL, for people.
     pub sql: Option<String>,
+    /// Other kinds merged into this one because they asked for the same object (see [`merge`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<RecommendationKind>,
 }
 
 impl Recommendation {
@@ -86,7 +89,13 @@ impl Recommendation {
             benefit,
             action,
             sql,
+            also: Vec::new(),
         }
+    }
+
+    /// Whether this recommendation is of `kind`, or has one of that kind merged into it.
+    pub fn is(&self, kind: RecommendationKind) -> bool {
+        self.kind == kind || self.also.contains(&kind)
     }
 }
 
@@ -104,16 +113,17 @@ pub struct AdviceConfig {
     pub analyze_min_changes: i64,
     /// Tables smaller than this are never "missing an index" (10 000 rows).
     pub missing_index_min_rows: i64,
+    /// …nor tables scanned by fewer statements than this (10): one bulk DELETE is not a pattern.
+    pub missing_index_min_scans: i64,
     /// Statistics must cover at least this many seconds before an index counts as unused (7 days).
     pub unused_min_stats_seconds: f64,
     /// Sequences above this share of their range are reported (0.75; critical above 0.9).
     pub sequence_ratio: f64,
     /// A hypothetical index is suggested when it lowers the plan cost by at least this share (0.5).
     pub hypothetical_saving: f64,
-    /// Heap bloat reported above this share of the heap (0.5)…
-    pub bloat_ratio: f64,
-    /// …and this many bytes (10 MiB).
-    pub bloat_min_bytes: i64,
+    /// Bloat (heap and btree) is reported at the most severe tier it reaches; below every tier
+    /// it is noise. Defaults: [`BloatTier::defaults`].
+    pub bloat_tiers: Vec<BloatTier>,
     /// XID age reported as a warning (500 M) and as critical (1 000 M; wraparound is at ~2 100 M).
     pub wraparound_warning: i64,
     /// See `wraparound_warning`.
@@ -128,14 +138,67 @@ impl Default for AdviceConfig {
             analyze_ratio: 0.2,
             analyze_min_changes: 1_000,
             missing_index_min_rows: 10_000,
+            missing_index_min_scans: 10,
             unused_min_stats_seconds: 7.0 * 86_400.0,
             sequence_ratio: 0.75,
             hypothetical_saving: 0.5,
-            bloat_ratio: 0.5,
-            bloat_min_bytes: 10 << 20,
+            bloat_tiers: BloatTier::defaults(),
             wraparound_warning: 500_000_000,
             wraparound_critical: 1_000_000_000,
         }
+    }
+}
+
+/// One tier of bloat advice: wasted space at least `min_ratio` of the relation **and** at least
+/// `min_bytes` is reported with `severity`. Both matter: a few percent of a small table is noise,
+/// 40 % of tens of MB is worth a line, 10 % of a 100 GB table is 10 GB.
+///
+/// ```
+/// use nexus_dbmon::{AdviceConfig, BloatTier, Severity};
+/// let mut cfg = AdviceConfig::default();
+/// cfg.bloat_tiers = vec![BloatTier::new(0.3, 1 << 20, Severity::Warning)];
+/// assert_eq!(BloatTier::severity_of(&cfg.bloat_tiers, 0.4, 2 << 20), Some(Severity::Warning));
+/// assert_eq!(BloatTier::severity_of(&cfg.bloat_tiers, 0.4, 1 << 19), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct BloatTier {
+    /// Least wasted share, 0..=1.
+    pub min_ratio: f64,
+    /// Least wasted bytes.
+    pub min_bytes: i64,
+    /// Severity of a relation in this tier.
+    pub severity: Severity,
+}
+
+impl BloatTier {
+    /// A tier.
+    pub fn new(min_ratio: f64, min_bytes: i64, severity: Severity) -> Self {
+        Self {
+            min_ratio,
+            min_bytes,
+            severity,
+        }
+    }
+
+    /// ≥ 25 % and ≥ 4 MiB: info; ≥ 10 % and ≥ 1 GiB: info; ≥ 50 % and ≥ 16 MiB: warning;
+    /// ≥ 75 % and ≥ 1 GiB: critical.
+    pub fn defaults() -> Vec<Self> {
+        vec![
+            Self::new(0.25, 4 << 20, Severity::Info),
+            Self::new(0.10, 1 << 30, Severity::Info),
+            Self::new(0.50, 16 << 20, Severity::Warning),
+            Self::new(0.75, 1 << 30, Severity::Critical),
+        ]
+    }
+
+    /// The most severe tier that `ratio` and `bytes` reach, if any.
+    pub fn severity_of(tiers: &[Self], ratio: f64, bytes: i64) -> Option<Severity> {
+        tiers
+            .iter()
+            .filter(|t| ratio >= t.min_ratio && bytes >= t.min_bytes)
+            .map(|t| t.severity)
+            .max()
     }
 }
 
@@ -171,8 +234,52 @@ pub fn advise(input: &AdviceInput<'_>, cfg: &AdviceConfig) -> Vec<Recommendation
     out.extend(analyze(input.tables, cfg));
     out.extend(sequences(input.sequences, cfg));
     out.extend(wraparound(input.database, input.tables, cfg));
+    let mut out = merge(out);
     out.sort_by_key(|r| std::cmp::Reverse(r.severity));
     out
+}
+
+/// One action per object: recommendations whose commands are the same (an index both unused and
+/// duplicate) or where one command does what the other does (VACUUM (ANALYZE) covers ANALYZE,
+/// VACUUM (FREEZE, ANALYZE) covers both, DROP makes a REINDEX pointless) become one, keeping the
+/// stronger command and the highest severity and joining the reasons. The merged kinds are
+/// listed in `also`. Order is kept otherwise.
+pub fn merge(recs: Vec<Recommendation>) -> Vec<Recommendation> {
+    let mut out: Vec<Recommendation> = Vec::with_capacity(recs.len());
+    for r in recs {
+        let found = r.action.as_ref().and_then(|a| {
+            out.iter()
+                .position(|o| o.action.as_ref().is_some_and(|b| b.merges_with(a)))
+        });
+        match found {
+            Some(i) => out[i] = join(out[i].clone(), r),
+            None => out.push(r),
+        }
+    }
+    out
+}
+
+/// `a` and `b` as one: the stronger command, the higher severity, both reasons.
+fn join(a: Recommendation, b: Recommendation) -> Recommendation {
+    let strength = |r: &Recommendation| r.action.as_ref().map_or(0, Maintenance::strength);
+    let (mut keep, other) = if strength(&a) >= strength(&b) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    keep.severity = keep.severity.max(other.severity);
+    for k in std::iter::once(other.kind).chain(other.also) {
+        if k != keep.kind && !keep.also.contains(&k) {
+            keep.also.push(k);
+        }
+    }
+    if !keep.evidence.contains(&other.evidence) {
+        keep.evidence = format!("{}; {}", keep.evidence, other.evidence);
+    }
+    if !keep.benefit.contains(&other.benefit) {
+        keep.benefit = format!("{}; {}", keep.benefit, other.benefit);
+    }
+    keep
 }
 
 fn name(schema: &str, n: &str) -> String {
@@ -180,23 +287,38 @@ fn name(schema: &str, n: &str) -> String {
 }
 
 /// Large tables read mostly by full scans (PgHero's heuristic): confirm with the slow queries.
+///
+/// Scans are counted per statement, not per parallel worker: a parallel sequential scan counts
+/// one scan per participant in `seq_scans`, each reading a share of the table, so the rows one
+/// statement reads are `seq_tuples_read` ÷ [`TableStats::statement_seq_scans`].
 pub fn missing_indexes(tables: &[TableStats], cfg: &AdviceConfig) -> Vec<Recommendation> {
     tables
         .iter()
         .filter(|t| t.live_tuples >= cfg.missing_index_min_rows && t.seq_scans > 0)
         .filter(|t| {
-            let rows_per_scan = t.seq_tuples_read as f64 / t.seq_scans as f64;
-            t.seq_scans > t.index_scans && rows_per_scan >= t.live_tuples as f64 * 0.5
+            let scans = t.statement_seq_scans();
+            let rows_per_scan = t.seq_tuples_read as f64 / scans as f64;
+            scans >= cfg.missing_index_min_scans
+                && scans > t.index_scans
+                && rows_per_scan >= t.live_tuples as f64 * 0.5
         })
         .map(|t| {
+            let scans = t.statement_seq_scans();
+            let parallel = if t.scan_participants > 1 {
+                format!(
+                    " ({} worker scans, {} participants per parallel scan)",
+                    t.seq_scans, t.scan_participants
+                )
+            } else {
+                String::new()
+            };
             Recommendation::new(
                 RecommendationKind::MissingIndex,
                 Severity::Warning,
                 name(&t.schema, &t.name),
                 format!(
-                    "{} sequential scans reading {} rows each on average vs {} index scans; {} live rows",
-                    t.seq_scans,
-                    t.seq_tuples_read / t.seq_scans.max(1),
+                    "{scans} sequential scans{parallel} reading {} rows each on average vs {} index scans; {} live rows",
+                    t.seq_tuples_read / scans.max(1),
                     t.index_scans,
                     t.live_tuples
                 ),
@@ -208,41 +330,85 @@ pub fn missing_indexes(tables: &[TableStats], cfg: &AdviceConfig) -> Vec<Recomme
 }
 
 /// Indexes never scanned, once statistics cover `cfg.unused_min_stats_seconds`. Never unique,
-/// primary or constraint-backing ones.
+/// primary or constraint-backing ones. While statistics are younger, one line says which indexes
+/// have no scans so far and that they are not yet judgeable (with the statistics' age), with no
+/// command: silence would read as "no unused index".
 pub fn unused_indexes(
     indexes: &[IndexStats],
     stats_seconds: Option<f64>,
     cfg: &AdviceConfig,
 ) -> Vec<Recommendation> {
-    if stats_seconds.is_none_or(|s| s < cfg.unused_min_stats_seconds) {
-        return Vec::new();
-    }
-    indexes
+    let candidates: Vec<&IndexStats> = indexes
         .iter()
         .filter(|i| {
             i.scans == 0 && i.is_valid && !i.is_unique && !i.is_primary && !i.backs_constraint
         })
-        .map(|i| {
-            Recommendation::new(
+        .collect();
+    if candidates.is_empty() {
+        return Vec::new();
+    }
+    let needs = format_age(cfg.unused_min_stats_seconds);
+    match stats_seconds {
+        Some(age) if age >= cfg.unused_min_stats_seconds => candidates
+            .into_iter()
+            .map(|i| {
+                Recommendation::new(
+                    RecommendationKind::UnusedIndex,
+                    Severity::Info,
+                    name(&i.schema, &i.name),
+                    format!(
+                        "0 scans in {} of statistics; {} bytes",
+                        format_age(age),
+                        i.size_bytes
+                    ),
+                    format!(
+                        "frees {} bytes and speeds up writes to {}",
+                        i.size_bytes, i.table
+                    ),
+                    Some(Maintenance::DropIndex {
+                        schema: i.schema.clone(),
+                        index: i.name.clone(),
+                    }),
+                )
+            })
+            .collect(),
+        age => {
+            let age = age.map_or_else(
+                || "of unknown age".to_owned(),
+                |a| format!("{} old", format_age(a)),
+            );
+            let mut names: Vec<String> = candidates
+                .iter()
+                .take(10)
+                .map(|i| name(&i.schema, &i.name))
+                .collect();
+            if candidates.len() > 10 {
+                names.push(format!("and {} more", candidates.len() - 10));
+            }
+            vec![Recommendation::new(
                 RecommendationKind::UnusedIndex,
                 Severity::Info,
-                name(&i.schema, &i.name),
+                format!("{} indexes", candidates.len()),
                 format!(
-                    "0 scans in {:.1} days of statistics; {} bytes",
-                    stats_seconds.unwrap_or(0.0) / 86_400.0,
-                    i.size_bytes
+                    "0 scans so far for {}: not yet judgeable (statistics {age}, needs {needs})",
+                    names.join(", ")
                 ),
-                format!(
-                    "frees {} bytes and speeds up writes to {}",
-                    i.size_bytes, i.table
-                ),
-                Some(Maintenance::DropIndex {
-                    schema: i.schema.clone(),
-                    index: i.name.clone(),
-                }),
-            )
-        })
-        .collect()
+                "judged once statistics cover enough traffic; nothing to do yet".into(),
+                None,
+            )]
+        }
+    }
+}
+
+/// `3.2 h`, `7 d`: an age for people.
+fn format_age(seconds: f64) -> String {
+    if seconds >= 86_400.0 {
+        format!("{:.1} d", seconds / 86_400.0).replace(".0 d", " d")
+    } else if seconds >= 3_600.0 {
+        format!("{:.1} h", seconds / 3_600.0)
+    } else {
+        format!("{:.0} min", (seconds / 60.0).max(0.0))
+    }
 }
 
 /// Whether `a` is made redundant by `b`: same table, method, expressions and predicate, and `a`'s
@@ -322,19 +488,19 @@ pub fn invalid_indexes(indexes: &[IndexStats]) -> Vec<Recommendation> {
         .collect()
 }
 
-/// Bloated btree indexes: rebuild them concurrently (same thresholds as heap bloat).
+/// Bloated btree indexes: rebuild them concurrently (same tiers as heap bloat).
 pub fn index_bloat(indexes: &[IndexStats], cfg: &AdviceConfig) -> Vec<Recommendation> {
     indexes
         .iter()
         .filter(|i| i.is_valid)
-        .filter(|i| {
-            i.bloat_ratio.is_some_and(|r| r >= cfg.bloat_ratio)
-                && i.bloat_bytes.is_some_and(|b| b >= cfg.bloat_min_bytes)
+        .filter_map(|i| {
+            let (ratio, bytes) = (i.bloat_ratio?, i.bloat_bytes?);
+            Some((i, BloatTier::severity_of(&cfg.bloat_tiers, ratio, bytes)?))
         })
-        .map(|i| {
+        .map(|(i, severity)| {
             Recommendation::new(
                 RecommendationKind::IndexBloat,
-                Severity::Info,
+                severity,
                 name(&i.schema, &i.name),
                 format!(
                     "about {} bytes ({:.0} % of the index) hold no live entries",
@@ -383,17 +549,20 @@ pub fn vacuum(tables: &[TableStats], cfg: &AdviceConfig) -> Vec<Recommendation> 
         .collect()
 }
 
-/// Tables whose heap is mostly empty space (estimated from pg_stats; see the tables report).
+/// Tables whose heap holds much empty space (estimated from pg_stats; see the tables report),
+/// at the severity of the most severe [`BloatTier`] they reach. Tables without an estimate
+/// (never analyzed) get the ANALYZE advice instead, which says bloat is unknown until then.
 pub fn bloat(tables: &[TableStats], cfg: &AdviceConfig) -> Vec<Recommendation> {
     tables
         .iter()
-        .filter(|t| {
-            t.bloat_ratio.is_some_and(|r| r >= cfg.bloat_ratio) && t.bloat_bytes.is_some_and(|b| b >= cfg.bloat_min_bytes)
+        .filter_map(|t| {
+            let (ratio, bytes) = (t.bloat_ratio?, t.bloat_bytes?);
+            Some((t, BloatTier::severity_of(&cfg.bloat_tiers, ratio, bytes)?))
         })
-        .map(|t| {
+        .map(|(t, severity)| {
             Recommendation::new(
                 RecommendationKind::Bloat,
-                Severity::Info,
+                severity,
                 name(&t.schema, &t.name),
                 format!(
                     "about {} bytes ({:.0} % of the heap) hold no live rows",
@@ -407,31 +576,39 @@ pub fn bloat(tables: &[TableStats], cfg: &AdviceConfig) -> Vec<Recommendation> {
         .collect()
 }
 
-/// Tables whose statistics are stale (or that were never analyzed).
+/// Tables whose statistics are stale, or that were never analyzed (their bloat is unknown until
+/// they are). A VACUUM (ANALYZE) for the same table absorbs it (see [`merge`]).
 pub fn analyze(tables: &[TableStats], cfg: &AdviceConfig) -> Vec<Recommendation> {
     tables
         .iter()
         .filter(|t| {
-            let never =
-                t.last_analyze.is_none() && t.last_autoanalyze.is_none() && t.live_tuples > 0;
+            let never = t.never_analyzed && (t.live_tuples > 0 || t.dead_tuples > 0 || t.pages > 0);
             let stale = t.modified_since_analyze >= cfg.analyze_min_changes
                 && t.modified_since_analyze as f64
                     >= cfg.analyze_ratio * t.live_tuples.max(1) as f64;
             never || stale
         })
-        // A VACUUM (ANALYZE) recommendation already covers it.
-        .filter(|t| {
-            !(t.dead_tuples >= cfg.vacuum_min_dead && t.dead_ratio() >= cfg.vacuum_dead_ratio)
-        })
         .map(|t| {
-            Recommendation::new(
-                RecommendationKind::Analyze,
-                Severity::Info,
-                name(&t.schema, &t.name),
+            let evidence = if t.never_analyzed {
+                format!(
+                    "never analyzed: the planner guesses and bloat is unknown until analyzed; {} live rows, {} pages",
+                    t.live_tuples, t.pages
+                )
+            } else {
                 format!(
                     "{} rows changed since the last ANALYZE; {} live",
                     t.modified_since_analyze, t.live_tuples
-                ),
+                )
+            };
+            Recommendation::new(
+                RecommendationKind::Analyze,
+                if t.never_analyzed && t.live_tuples >= cfg.analyze_min_changes {
+                    Severity::Warning
+                } else {
+                    Severity::Info
+                },
+                name(&t.schema, &t.name),
+                evidence,
                 "the planner estimates from fresh statistics".into(),
                 Some(Maintenance::Analyze {
                     schema: t.schema.clone(),
@@ -554,6 +731,9 @@ mod tests {
             xid_age: 1000,
             bloat_bytes: None,
             bloat_ratio: None,
+            bloat_unknown: None,
+            never_analyzed: false,
+            scan_participants: 1,
         }
     }
 
@@ -637,9 +817,16 @@ mod tests {
         let mut pk = index("pk", 2, &[1]);
         (pk.scans, pk.is_primary, pk.is_unique) = (0, true, true);
         let cfg = AdviceConfig::default();
-        assert!(
-            unused_indexes(&[unused.clone(), pk.clone()], Some(3600.0), &cfg).is_empty(),
-            "1 h of stats is not enough"
+        let young = unused_indexes(&[unused.clone(), pk.clone()], Some(3600.0), &cfg);
+        assert_eq!(
+            young.len(),
+            1,
+            "1 h of stats is not enough: one line says so"
+        );
+        assert!(young[0].action.is_none());
+        assert_eq!(
+            young[0].evidence,
+            "0 scans so far for public.unused: not yet judgeable (statistics 1.0 h old, needs 7 d)"
         );
         let r = unused_indexes(&[unused, pk], Some(8.0 * 86_400.0), &cfg);
         assert_eq!(r.len(), 1);
@@ -675,19 +862,125 @@ mod tests {
     }
 
     #[test]
-    fn bloat_needs_ratio_and_size() {
-        let mut big = table("big");
-        (big.bloat_ratio, big.bloat_bytes) = (Some(0.7), Some(200 << 20));
-        let mut small = table("small");
-        (small.bloat_ratio, small.bloat_bytes) = (Some(0.9), Some(1 << 20));
+    fn bloat_in_tiers_of_share_and_bytes() {
+        // (share, bytes) → severity under the default tiers.
+        let cases: [(f64, i64, Option<Severity>); 8] = [
+            (0.05, 2 << 20, None),                  // a few percent of a small table: noise
+            (0.9, 1 << 20, None),                   // most of a tiny table: still noise
+            (0.40, 16 << 20, Some(Severity::Info)), // 40 % of 40 MB: worth a line
+            (0.10, 10 << 30, Some(Severity::Info)), // 10 % of 100 GB
+            (0.70, 28 << 20, Some(Severity::Warning)),
+            (0.90, 36 << 20, Some(Severity::Warning)),
+            (0.80, 2 << 30, Some(Severity::Critical)),
+            (0.20, 4 << 20, None),
+        ];
+        for (ratio, bytes, want) in cases {
+            let mut t = table("t");
+            (t.bloat_ratio, t.bloat_bytes) = (Some(ratio), Some(bytes));
+            let r = bloat(&[t], &AdviceConfig::default());
+            assert_eq!(
+                r.first().map(|r| r.severity),
+                want,
+                "{ratio} of {bytes} bytes"
+            );
+        }
         let mut unknown = table("unknown");
-        unknown.bloat_ratio = None;
-        let r = bloat(&[big, small, unknown], &AdviceConfig::default());
+        unknown.bloat_unknown = Some("unknown until analyzed: run ANALYZE".into());
+        assert!(bloat(&[unknown], &AdviceConfig::default()).is_empty());
+    }
+
+    #[test]
+    fn never_analyzed_tables_get_analyze_advice_that_says_so() {
+        let mut t = table("fresh");
+        (t.last_analyze, t.never_analyzed, t.live_tuples, t.pages) = (None, true, 30_000, 500);
+        let r = analyze(&[t], &AdviceConfig::default());
         assert_eq!(r.len(), 1);
-        assert_eq!(
-            r[0].sql.as_deref(),
-            Some("VACUUM (FULL, ANALYZE) \"public\".\"big\"")
+        assert_eq!(r[0].severity, Severity::Warning);
+        assert!(
+            r[0].evidence.contains("bloat is unknown until analyzed"),
+            "{}",
+            r[0].evidence
         );
+    }
+
+    #[test]
+    fn one_action_per_object() {
+        let mut t = table("churn");
+        (
+            t.live_tuples,
+            t.dead_tuples,
+            t.never_analyzed,
+            t.last_analyze,
+        ) = (10_000, 8_000, true, None);
+        // An index that is both unused and a duplicate, and bloated.
+        let a = IndexStats {
+            scans: 0,
+            bloat_ratio: Some(0.8),
+            bloat_bytes: Some(64 << 20),
+            ..index("a_x", 10, &[1])
+        };
+        let ab = index("a_xy", 11, &[1, 2]);
+        let db = DatabaseReport {
+            name: "app".into(),
+            size_bytes: 0,
+            cache_hit_ratio: 1.0,
+            blocks_hit: 0,
+            blocks_read: 0,
+            commits: 0,
+            rollbacks: 0,
+            deadlocks: 0,
+            temp_files: 0,
+            temp_bytes: 0,
+            stats_reset: None,
+            started_at: 0.0,
+            uptime_seconds: 0.0,
+            database_xid_age: 0,
+            oldest_table_xid_age: 0,
+            server_version_num: 150000,
+            in_recovery: false,
+            replicas: vec![],
+            inactive_slots: vec![],
+        };
+        let input = AdviceInput {
+            database: Some(&db),
+            tables: &[t],
+            indexes: &[a, ab],
+            sequences: &[],
+            now: 30.0 * 86_400.0,
+        };
+        let recs = advise(&input, &AdviceConfig::default());
+        let sqls: Vec<&str> = recs.iter().filter_map(|r| r.sql.as_deref()).collect();
+        let mut unique = sqls.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(sqls.len(), unique.len(), "{sqls:#?}");
+        let on_table: Vec<_> = recs.iter().filter(|r| r.object == "public.churn").collect();
+        assert_eq!(on_table.len(), 1, "{on_table:#?}");
+        assert_eq!(
+            on_table[0].sql.as_deref(),
+            Some("VACUUM (ANALYZE) \"public\".\"churn\"")
+        );
+        assert!(on_table[0].is(RecommendationKind::Analyze));
+        assert!(
+            on_table[0].evidence.contains("never analyzed"),
+            "{}",
+            on_table[0].evidence
+        );
+        let on_index: Vec<_> = recs.iter().filter(|r| r.object == "public.a_x").collect();
+        assert_eq!(on_index.len(), 1, "{on_index:#?}");
+        let drop = on_index[0];
+        assert_eq!(
+            drop.sql.as_deref(),
+            Some("DROP INDEX CONCURRENTLY IF EXISTS \"public\".\"a_x\"")
+        );
+        for k in [
+            RecommendationKind::UnusedIndex,
+            RecommendationKind::DuplicateIndex,
+            RecommendationKind::IndexBloat,
+        ] {
+            assert!(drop.is(k), "{k:?} merged: {drop:#?}");
+        }
+        assert!(drop.evidence.contains("0 scans") && drop.evidence.contains("covered by a_xy"));
     }
 
     #[test]
@@ -704,5 +997,25 @@ mod tests {
         let r = missing_indexes(&[scanned, small], &AdviceConfig::default());
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].object, "public.orders");
+    }
+
+    #[test]
+    fn missing_index_counts_statements_not_parallel_workers() {
+        // 300 statements, each a parallel scan by 2 workers + the leader: 900 scans of a third of
+        // the table each. Per worker scan that looks like small scans; per statement it is full.
+        let mut t = table("orders");
+        (t.live_tuples, t.seq_scans, t.seq_tuples_read, t.index_scans) =
+            (300_000, 900, 300 * 300_000, 10);
+        t.scan_participants = 1;
+        assert!(missing_indexes(&[t.clone()], &AdviceConfig::default()).is_empty());
+        t.scan_participants = 3;
+        let r = missing_indexes(&[t], &AdviceConfig::default());
+        assert_eq!(r.len(), 1);
+        assert!(
+            r[0].evidence
+                .starts_with("300 sequential scans (900 worker scans"),
+            "{}",
+            r[0].evidence
+        );
     }
 }

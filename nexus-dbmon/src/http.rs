@@ -19,11 +19,16 @@
 //! | `POST /optimize` | body [`OptimizeOptions`](crate::OptimizeOptions) (default: dry run) → recommendations and what ran |
 //!
 //! Running maintenance (`"dry_run": false`) needs a configured bearer token and that token in the
-//! request; without one configured, only dry runs are served. Errors: 400/413/415/422 for bad
+//! request; without one configured, only dry runs are served.
+//!
+//! Reports are served from a snapshot at most [`snapshot_ttl`](DbRouter::snapshot_ttl) old
+//! (5 s): concurrent requests share one query, and the queries run on the monitor's own small
+//! pool, so however many clients poll these routes, the application's pool is never touched. Errors: 400/413/415/422 for bad
 //! bodies, 401/403 for the token, 503 when the database does not answer — always with a JSON
 //! `{"error": …}`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, State};
@@ -50,6 +55,7 @@ pub struct DbRouter {
     pools: Vec<Arc<dyn PoolObserver>>,
     token: Option<String>,
     advice: AdviceConfig,
+    ttl: Duration,
 }
 
 impl std::fmt::Debug for DbRouter {
@@ -57,6 +63,7 @@ impl std::fmt::Debug for DbRouter {
         f.debug_struct("DbRouter")
             .field("pools", &self.pools.len())
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("snapshot_ttl", &self.ttl)
             .finish()
     }
 }
@@ -67,6 +74,53 @@ struct AppState {
     pools: Arc<Vec<Arc<dyn PoolObserver>>>,
     token: Option<Arc<str>>,
     advice: AdviceConfig,
+    snapshots: Arc<Snapshots>,
+}
+
+/// The latest answer of each report route, shared by concurrent requests: the first request
+/// after the answer is `ttl` old runs the report; the others wait for it and get the same bytes.
+/// Failures are kept as long, so a database outage is not queried once per request either.
+struct Snapshots {
+    ttl: Duration,
+    routes: [tokio::sync::Mutex<Option<(tokio::time::Instant, StatusCode, axum::body::Bytes)>>; 5],
+}
+
+#[derive(Clone, Copy)]
+enum Report {
+    Stats,
+    Connections,
+    Tables,
+    Indexes,
+    SlowQueries,
+}
+
+impl Snapshots {
+    async fn serve<F>(&self, report: Report, run: F) -> Response
+    where
+        F: std::future::Future<Output = Response>,
+    {
+        let mut slot = self.routes[report as usize].lock().await;
+        if let Some((at, status, body)) = slot.as_ref()
+            && at.elapsed() < self.ttl
+        {
+            return json_bytes(*status, body.clone());
+        }
+        let response = run.await;
+        let status = response.status();
+        let Ok(body) = axum::body::to_bytes(response.into_body(), usize::MAX).await else {
+            *slot = None;
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "report could not be read",
+            );
+        };
+        *slot = Some((tokio::time::Instant::now(), status, body.clone()));
+        json_bytes(status, body)
+    }
+}
+
+fn json_bytes(status: StatusCode, body: axum::body::Bytes) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 impl DbRouter {
@@ -77,7 +131,15 @@ impl DbRouter {
             pools: Vec::new(),
             token: None,
             advice: AdviceConfig::default(),
+            ttl: Duration::from_secs(5),
         }
+    }
+
+    /// How old a served report may be (default 5 s; zero queries on every request, still one
+    /// at a time per route).
+    pub fn snapshot_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
     }
 
     /// Adds a client-side pool to `/connections`.
@@ -105,6 +167,10 @@ impl DbRouter {
             pools: Arc::new(self.pools),
             token: self.token.map(Arc::from),
             advice: self.advice,
+            snapshots: Arc::new(Snapshots {
+                ttl: self.ttl,
+                routes: Default::default(),
+            }),
         };
         Router::new()
             .route("/stats", get(stats))
@@ -134,29 +200,36 @@ fn answer<T: Serialize>(r: Result<T, DbMonError>) -> Response {
 }
 
 async fn stats(State(s): State<AppState>) -> Response {
-    answer(s.monitor.database().await)
+    let run = async { answer(s.monitor.database().await) };
+    s.snapshots.serve(Report::Stats, run).await
 }
 
 async fn connections(State(s): State<AppState>) -> Response {
-    let pools: Vec<_> = s.pools.iter().map(|p| p.status()).collect();
-    answer(
-        s.monitor
-            .connections()
-            .await
-            .map(|server| json!({ "server": server, "pools": pools })),
-    )
+    let run = async {
+        let pools: Vec<_> = s.pools.iter().map(|p| p.status()).collect();
+        answer(
+            s.monitor
+                .connections()
+                .await
+                .map(|server| json!({ "server": server, "pools": pools })),
+        )
+    };
+    s.snapshots.serve(Report::Connections, run).await
 }
 
 async fn tables(State(s): State<AppState>) -> Response {
-    answer(s.monitor.tables().await)
+    let run = async { answer(s.monitor.tables().await) };
+    s.snapshots.serve(Report::Tables, run).await
 }
 
 async fn indexes(State(s): State<AppState>) -> Response {
-    answer(s.monitor.indexes().await)
+    let run = async { answer(s.monitor.indexes().await) };
+    s.snapshots.serve(Report::Indexes, run).await
 }
 
 async fn slow_queries(State(s): State<AppState>) -> Response {
-    answer(s.monitor.statements().await)
+    let run = async { answer(s.monitor.statements().await) };
+    s.snapshots.serve(Report::SlowQueries, run).await
 }
 
 async fn optimize(

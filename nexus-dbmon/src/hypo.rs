@@ -18,7 +18,7 @@ use crate::maintenance::{Maintenance, quote_ident};
 use crate::monitor::{DbMonitor, millis};
 use crate::reports::statements::Statement;
 
-const COLUMNS_SQL: &str = include_str!("sql/columns.sql");
+const COLUMNS_SQL: &str = crate::monitor::marked!(include_str!("sql/columns.sql"));
 
 /// A verified index suggestion.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -150,32 +150,46 @@ fn plannable(query: &str) -> bool {
 
 /// Plans `query` generically: a fresh `PREPARE` (a cached plan would not see a hypothetical index
 /// created since), then `EXPLAIN (FORMAT JSON, VERBOSE) EXECUTE` with NULL arguments.
+/// `prepared` says whether `nexus_hypo` exists on this connection: it is deallocated only then,
+/// so the server log stays free of "prepared statement does not exist" errors.
 async fn generic_plan(
     conn: &mut PgConnection,
+    prepared: &mut bool,
     query: &str,
     params: usize,
 ) -> Result<Value, sqlx::Error> {
-    // Only our own statement: sqlx keeps its prepared statements on this connection too.
-    let _ = sqlx::raw_sql("DEALLOCATE nexus_hypo")
-        .execute(&mut *conn)
-        .await;
+    deallocate(conn, prepared).await?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "PREPARE nexus_hypo AS {query}"
     )))
     .execute(&mut *conn)
     .await?;
-    let sql = if params == 0 {
-        "EXPLAIN (FORMAT JSON, VERBOSE) EXECUTE nexus_hypo".to_owned()
+    *prepared = true;
+    let args = if params == 0 {
+        String::new()
     } else {
-        format!(
-            "EXPLAIN (FORMAT JSON, VERBOSE) EXECUTE nexus_hypo({})",
-            vec!["NULL"; params].join(", ")
-        )
+        format!("({})", vec!["NULL"; params].join(", "))
     };
+    let sql = format!(
+        "EXPLAIN (FORMAT JSON, VERBOSE) EXECUTE nexus_hypo{args}\n{}",
+        crate::monitor::STATEMENT_MARK
+    );
     let plan: sqlx::types::Json<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .fetch_one(&mut *conn)
         .await?;
     Ok(plan.0)
+}
+
+/// `DEALLOCATE nexus_hypo` when it exists (only our own statement: sqlx keeps its prepared
+/// statements on this connection too).
+async fn deallocate(conn: &mut PgConnection, prepared: &mut bool) -> Result<(), sqlx::Error> {
+    if *prepared {
+        sqlx::raw_sql(crate::monitor::marked!("DEALLOCATE nexus_hypo"))
+            .execute(&mut *conn)
+            .await?;
+        *prepared = false;
+    }
+    Ok(())
 }
 
 fn total_cost(plan: &Value) -> f64 {
@@ -192,7 +206,7 @@ impl DbMonitor {
     ) -> Result<IndexAdvice, DbMonError> {
         const R: &str = "index-suggestions";
         let err = DbMonError::query(R);
-        let mut conn = self.pool.connect_options().connect().await.map_err(err)?;
+        let mut conn = self.connect_options().connect().await.map_err(err)?;
         let result = self.suggest_on(&mut conn, statements, min_saving).await;
         let _ = conn.close().await;
         result.map_err(DbMonError::query(R))
@@ -204,14 +218,15 @@ impl DbMonitor {
         statements: &[Statement],
         min_saving: f64,
     ) -> Result<IndexAdvice, sqlx::Error> {
-        sqlx::query("SELECT set_config('statement_timeout', $1, false), set_config('plan_cache_mode', 'force_generic_plan', false)")
+        sqlx::query(crate::monitor::marked!("SELECT set_config('statement_timeout', $1, false), set_config('plan_cache_mode', 'force_generic_plan', false)"))
             .bind(millis(self.config.statement_timeout))
             .execute(&mut *conn)
             .await?;
-        let installed: Option<String> =
-            sqlx::query_scalar("SELECT extversion FROM pg_extension WHERE extname = 'hypopg'")
-                .fetch_optional(&mut *conn)
-                .await?;
+        let installed: Option<String> = sqlx::query_scalar(crate::monitor::marked!(
+            "SELECT extversion FROM pg_extension WHERE extname = 'hypopg'"
+        ))
+        .fetch_optional(&mut *conn)
+        .await?;
         if installed.is_none() {
             return Ok(IndexAdvice {
                 available: false,
@@ -220,6 +235,7 @@ impl DbMonitor {
                 suggestions: Vec::new(),
             });
         }
+        let mut prepared = false;
         let mut suggestions: Vec<IndexSuggestion> = Vec::new();
         let mut seen: HashSet<(String, String, Vec<String>)> = HashSet::new();
         let mut examined = 0;
@@ -229,7 +245,7 @@ impl DbMonitor {
             };
             let params = param_count(query);
             // Parameter types not inferable, or the statement no longer plans: skip it.
-            let Ok(plan) = generic_plan(conn, query, params).await else {
+            let Ok(plan) = generic_plan(conn, &mut prepared, query, params).await else {
                 continue;
             };
             examined += 1;
@@ -269,14 +285,16 @@ impl DbMonitor {
                             .collect::<Vec<_>>()
                             .join(", ")
                     );
-                    sqlx::query("SELECT * FROM hypopg_create_index($1)")
-                        .bind(&create)
-                        .execute(&mut *conn)
-                        .await?;
-                    let after = generic_plan(conn, query, params)
+                    sqlx::query(crate::monitor::marked!(
+                        "SELECT * FROM hypopg_create_index($1)"
+                    ))
+                    .bind(&create)
+                    .execute(&mut *conn)
+                    .await?;
+                    let after = generic_plan(conn, &mut prepared, query, params)
                         .await
                         .map_or(before, |p| total_cost(&p));
-                    sqlx::query("SELECT hypopg_reset()")
+                    sqlx::query(crate::monitor::marked!("SELECT hypopg_reset()"))
                         .execute(&mut *conn)
                         .await?;
                     if best.as_ref().is_none_or(|(b, _)| after < *b) {
@@ -311,9 +329,7 @@ impl DbMonitor {
                 }
             }
         }
-        let _ = sqlx::raw_sql("DEALLOCATE nexus_hypo")
-            .execute(&mut *conn)
-            .await;
+        deallocate(conn, &mut prepared).await?;
         suggestions.sort_by(|a, b| b.saving.total_cmp(&a.saving));
         Ok(IndexAdvice {
             available: true,

@@ -10,19 +10,21 @@ mod hypo;
 pub mod maintenance;
 mod monitor;
 mod pool;
+mod redact;
 pub mod reports;
 pub mod trends;
 
-pub use advice::{AdviceConfig, Recommendation, RecommendationKind, Severity};
+pub use advice::{AdviceConfig, BloatTier, Recommendation, RecommendationKind, Severity};
 pub use error::DbMonError;
 pub use hypo::{IndexAdvice, IndexSuggestion};
 pub use maintenance::{
     ActionResult, ActionStatus, Maintenance, OptimizeOptions, OptimizeReport, quote_ident,
 };
-pub use monitor::{DbMonitor, DbMonitorBuilder, MonitorConfig};
+pub use monitor::{DbMonitor, DbMonitorBuilder, MonitorConfig, STATEMENT_MARK};
 #[cfg(feature = "bb8")]
 pub use pool::ObservedBb8;
 pub use pool::{AcquireWait, ObservedPgPool, PoolObserver, PoolStatus};
+pub use redact::{REDACTED, redact_statement};
 pub use reports::Skipped;
 pub use reports::connections::ConnectionsReport;
 pub use reports::database::DatabaseReport;

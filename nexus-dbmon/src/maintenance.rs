@@ -153,6 +153,39 @@ impl Maintenance {
         }
     }
 
+    /// The object a command acts on: `(is an index, schema, name)`.
+    fn target(&self) -> (bool, &str, &str) {
+        match self {
+            Maintenance::Analyze { schema, table }
+            | Maintenance::VacuumAnalyze { schema, table }
+            | Maintenance::VacuumFreeze { schema, table }
+            | Maintenance::VacuumFull { schema, table }
+            | Maintenance::CreateIndex { schema, table, .. }
+            | Maintenance::WidenToBigint { schema, table, .. } => (false, schema, table),
+            Maintenance::Reindex { schema, index } | Maintenance::DropIndex { schema, index } => {
+                (true, schema, index)
+            }
+        }
+    }
+
+    /// How much a command does on its object, for commands that include one another: ANALYZE <
+    /// VACUUM (ANALYZE) < VACUUM (FREEZE, ANALYZE); REINDEX < DROP. 0: includes nothing else.
+    pub(crate) fn strength(&self) -> u8 {
+        match self {
+            Maintenance::Analyze { .. } | Maintenance::Reindex { .. } => 1,
+            Maintenance::VacuumAnalyze { .. } | Maintenance::DropIndex { .. } => 2,
+            Maintenance::VacuumFreeze { .. } => 3,
+            _ => 0,
+        }
+    }
+
+    /// Whether two commands are one action: the same SQL, or one including the other on the same
+    /// object (so a plan never runs two commands for one object).
+    pub(crate) fn merges_with(&self, other: &Maintenance) -> bool {
+        self == other
+            || (self.target() == other.target() && self.strength() > 0 && other.strength() > 0)
+    }
+
     /// Why `optimize` would not run it under `opts`, if it would not.
     fn refused(&self, opts: &OptimizeOptions) -> Option<&'static str> {
         match self {
@@ -283,10 +316,16 @@ impl DbMonitor {
                 "timeout_seconds must be between 1 and 86400".into(),
             ));
         }
-        let mut actions = Vec::new();
-        for rec in recommendations {
+        let mut actions: Vec<ActionResult> = Vec::new();
+        // One action per object, also for a list that did not come from `advise`.
+        let recommendations = crate::advice::merge(recommendations.to_vec());
+        for rec in &recommendations {
             let Some(m) = &rec.action else { continue };
-            if opts.kinds.as_ref().is_some_and(|k| !k.contains(&rec.kind)) {
+            if opts
+                .kinds
+                .as_ref()
+                .is_some_and(|k| !k.iter().any(|k| rec.is(*k)))
+            {
                 continue;
             }
             let sql = m.sql();
@@ -315,14 +354,15 @@ impl DbMonitor {
     async fn run_one(&self, sql: &str, timeout: Duration) -> ActionStatus {
         let started = std::time::Instant::now();
         let result = async {
-            let mut conn = self.pool.connect_options().connect().await?;
-            sqlx::query("SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)")
+            let mut conn = self.connect_options().connect().await?;
+            sqlx::query(crate::monitor::marked!("SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)"))
                 .bind(millis(self.config.lock_timeout))
                 .bind(millis(timeout))
                 .execute(&mut conn)
                 .await?;
             // Rendered by `Maintenance::sql` from quoted identifiers only: never from input text.
-            let r = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await;
+            let marked = format!("{sql}\n{}", crate::monitor::STATEMENT_MARK);
+            let r = sqlx::raw_sql(sqlx::AssertSqlSafe(marked)).execute(&mut conn).await;
             let _ = conn.close().await;
             r
         }

@@ -124,9 +124,9 @@ impl SnapshotStore {
     }
 }
 
-const STORE_CREATE: &str = include_str!("sql/store_create.sql");
-const STORE_INSERT: &str = include_str!("sql/store_insert.sql");
-const STORE_LOAD: &str = include_str!("sql/store_load.sql");
+const STORE_CREATE: &str = crate::monitor::marked!(include_str!("sql/store_create.sql"));
+const STORE_INSERT: &str = crate::monitor::marked!(include_str!("sql/store_insert.sql"));
+const STORE_LOAD: &str = crate::monitor::marked!(include_str!("sql/store_load.sql"));
 
 impl DbMonitor {
     /// Appends a snapshot's summary to `store` (creating the table if needed), under the
@@ -142,13 +142,15 @@ impl DbMonitor {
         let Some(point) = h.points.pop_back() else {
             return Ok(());
         };
-        let mut tx = self.pool.begin().await.map_err(err)?;
-        sqlx::query("SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)")
-            .bind(crate::monitor::millis(self.config.statement_timeout))
-            .bind(crate::monitor::millis(self.config.lock_timeout))
-            .execute(&mut *tx)
-            .await
-            .map_err(DbMonError::query("snapshot-store"))?;
+        let mut tx = self.own_pool().begin().await.map_err(err)?;
+        sqlx::query(crate::monitor::marked!(
+            "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)"
+        ))
+        .bind(crate::monitor::millis(self.config.statement_timeout))
+        .bind(crate::monitor::millis(self.config.lock_timeout))
+        .execute(&mut *tx)
+        .await
+        .map_err(DbMonError::query("snapshot-store"))?;
         sqlx::query(store.sql(STORE_CREATE))
             .execute(&mut *tx)
             .await
@@ -171,11 +173,13 @@ impl DbMonitor {
         keep: usize,
     ) -> Result<History, DbMonError> {
         let mut history = History::new(keep);
-        let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
-            .bind(store.qualified())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(DbMonError::query("snapshot-store"))?;
+        let exists: bool = sqlx::query_scalar(crate::monitor::marked!(
+            "SELECT to_regclass($1) IS NOT NULL"
+        ))
+        .bind(store.qualified())
+        .fetch_one(self.own_pool())
+        .await
+        .map_err(DbMonError::query("snapshot-store"))?;
         if !exists {
             return Ok(history);
         }

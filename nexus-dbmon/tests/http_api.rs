@@ -55,6 +55,7 @@ async fn routes_answer_and_guard_maintenance() {
         DbRouter::new(DbMonitor::builder(pool).build())
             .pool(Arc::new(observed))
             .bearer_token("tok")
+            .snapshot_ttl(std::time::Duration::from_millis(100))
             .build(),
     );
     let (code, v) = call(&app, "GET", "/api/v1/database/stats", "", &[]).await;
@@ -157,8 +158,9 @@ async fn routes_answer_and_guard_maintenance() {
         "{v}"
     );
 
-    // Postgres down: 503 with a message, not a hang or a panic.
+    // Postgres down: 503 with a message, not a hang or a panic (once the snapshot has aged).
     pg.stop();
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     let (code, v) = call(&app, "GET", "/api/v1/database/stats", "", &[]).await;
     assert_eq!(code, 503, "{v}");
     assert!(
@@ -168,4 +170,63 @@ async fn routes_answer_and_guard_maintenance() {
             .contains("database report failed"),
         "{v}"
     );
+}
+
+/// 40 clients polling the report routes: the queries run on the monitor's own pool (the
+/// application's pool opens no connection for them), at most 2 sessions named `nexus-dbmon`,
+/// and concurrent requests share one snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_clients_never_touch_the_application_pool() {
+    let pg = PostgresServer::start();
+    pg.psql(
+        "CREATE EXTENSION pg_stat_statements; CREATE TABLE t AS SELECT generate_series(1, 1000) a;",
+    );
+    let app_pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(std::time::Duration::from_secs(2))
+        .connect_lazy(&pg.url())
+        .unwrap();
+    let app = axum::Router::new().nest(
+        "/api/v1/database",
+        DbRouter::new(DbMonitor::builder(app_pool.clone()).build()).build(),
+    );
+    let clients: Vec<_> = (0..40)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let path = ["tables", "indexes", "stats", "slow-queries"][i % 4];
+                for _ in 0..5 {
+                    let (code, v) =
+                        call(&app, "GET", &format!("/api/v1/database/{path}"), "", &[]).await;
+                    assert_eq!(code, 200, "{path}: {v}");
+                }
+            })
+        })
+        .collect();
+    let mut most = 0;
+    for c in clients {
+        let sessions: i64 = pg
+            .psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'nexus-dbmon'")
+            .trim()
+            .parse()
+            .unwrap();
+        most = most.max(sessions);
+        c.await.unwrap();
+    }
+    assert!((1..=2).contains(&most), "{most} monitor sessions");
+    assert_eq!(app_pool.size(), 0, "the application's pool was used");
+    // The application's pool still answers at once.
+    let one: i32 = sqlx::query_scalar("SELECT 1")
+        .fetch_one(&app_pool)
+        .await
+        .unwrap();
+    assert_eq!(one, 1);
+    // 50 requests for the tables report within the snapshot's 5 s: one query (two if the
+    // requests straddled an expiry).
+    let calls: i64 = pg
+        .psql("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query LIKE '%pg_indexes_size(c.oid)%'")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&calls), "tables report ran {calls} times");
 }

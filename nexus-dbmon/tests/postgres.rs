@@ -2,7 +2,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::{Duration, Instant};
+
+use common::eventually;
 
 use nexus_dbmon::{
     ActionStatus, AdviceConfig, DbMonitor, OptimizeOptions, RecommendationKind, StatementsStatus,
@@ -11,11 +15,7 @@ use nexus_testkit::PostgresServer;
 use sqlx::Connection;
 
 async fn pool(url: &str) -> sqlx::PgPool {
-    sqlx::postgres::PgPoolOptions::new()
-        .max_connections(4)
-        .connect(url)
-        .await
-        .unwrap()
+    common::pool(url, 4).await
 }
 
 fn advice_now() -> AdviceConfig {
@@ -47,23 +47,6 @@ CREATE TABLE y (keep int);
 CREATE TABLE locked_t (a int);
 ANALYZE orders;
 "#;
-
-/// Statistics reach shared memory within a second or so; poll until `ok`.
-async fn eventually<T, F, Fut>(what: &str, mut f: F, ok: impl Fn(&T) -> bool) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = T>,
-{
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let v = f().await;
-        if ok(&v) || Instant::now() > deadline {
-            assert!(ok(&v), "{what} never became true");
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_advice_and_guarded_maintenance() {
@@ -158,8 +141,7 @@ async fn reports_advice_and_guarded_maintenance() {
 
     // Advice: each planted problem shows up.
     let advice = monitor.recommendations(&advice_now()).await.unwrap();
-    let has =
-        |k: RecommendationKind, obj: &str| advice.iter().any(|r| r.kind == k && r.object == obj);
+    let has = |k: RecommendationKind, obj: &str| advice.iter().any(|r| r.is(k) && r.object == obj);
     let missing = advice
         .iter()
         .find(|r| r.kind == RecommendationKind::MissingIndex && r.object == "public.orders")

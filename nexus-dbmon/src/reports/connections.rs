@@ -6,7 +6,7 @@ use sqlx::Row;
 use crate::error::DbMonError;
 use crate::monitor::DbMonitor;
 
-const SQL: &str = include_str!("../sql/connections.sql");
+const SQL: &str = crate::monitor::marked!(include_str!("../sql/connections.sql"));
 
 /// One session blocked by another.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use sqlx::Row;
 use crate::error::DbMonError;
 use crate::monitor::DbMonitor;
 
-const SQL: &str = include_str!("../sql/database.sql");
+const SQL: &str = crate::monitor::marked!(include_str!("../sql/database.sql"));
 
 /// A streaming replica (primary side).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

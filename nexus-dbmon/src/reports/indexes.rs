@@ -8,7 +8,7 @@ use super::{Skipped, hit_ratio};
 use crate::error::DbMonError;
 use crate::monitor::DbMonitor;
 
-const SQL: &str = include_str!("../sql/indexes.sql");
+const SQL: &str = crate::monitor::marked!(include_str!("../sql/indexes.sql"));
 
 /// One index.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -63,11 +63,15 @@ pub struct IndexesReport {
     pub indexes: Vec<IndexStats>,
     /// Left out.
     pub skipped: Vec<Skipped>,
+    /// How long the scan counters have been counting (since the last statistics reset or the
+    /// server's start), seconds: unused-index advice needs days of them. `None` without indexes.
+    pub stats_age_seconds: Option<f64>,
 }
 
-fn index(r: &PgRow) -> Result<IndexStats, sqlx::Error> {
+fn index(r: &PgRow) -> Result<(IndexStats, f64), sqlx::Error> {
     let (pages, bloat_bytes, bloat_ratio) = super::bloat(r)?;
-    Ok(IndexStats {
+    let stats_age: f64 = r.try_get("stats_age_seconds")?;
+    let stats = IndexStats {
         bloat_bytes,
         bloat_ratio,
         schema: r.try_get("schema")?,
@@ -87,13 +91,19 @@ fn index(r: &PgRow) -> Result<IndexStats, sqlx::Error> {
         predicate: r.try_get("predicate")?,
         definition: r.try_get("definition")?,
         pages,
-    })
+    };
+    Ok((stats, stats_age))
 }
 
 impl DbMonitor {
     /// The indexes report (locked relations skipped, as for [`DbMonitor::tables`]).
     pub async fn indexes(&self) -> Result<IndexesReport, DbMonError> {
-        let (indexes, skipped) = self.skipping_locked("indexes", SQL, index).await?;
-        Ok(IndexesReport { indexes, skipped })
+        let (rows, skipped) = self.skipping_locked("indexes", SQL, index).await?;
+        let stats_age_seconds = rows.first().map(|(_, age)| *age);
+        Ok(IndexesReport {
+            indexes: rows.into_iter().map(|(i, _)| i).collect(),
+            skipped,
+            stats_age_seconds,
+        })
     }
 }

@@ -53,7 +53,7 @@ use sqlx::{PgConnection, Row};
 use crate::error::DbMonError;
 use crate::monitor::{DbMonitor, is_lock_timeout};
 
-const LOCKED_SQL: &str = include_str!("../sql/locked.sql");
+const LOCKED_SQL: &str = crate::monitor::marked!(include_str!("../sql/locked.sql"));
 
 /// Relations under another session's ACCESS EXCLUSIVE lock: their oids and their report entries.
 pub(crate) async fn locked(

@@ -6,7 +6,7 @@ use sqlx::Row;
 use crate::error::DbMonError;
 use crate::monitor::DbMonitor;
 
-const SQL: &str = include_str!("../sql/sequences.sql");
+const SQL: &str = crate::monitor::marked!(include_str!("../sql/sequences.sql"));
 
 /// A sequence and the column it feeds.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -4,6 +4,9 @@
 //! text file), with the column names of the installed extension version (1.8 renamed
 //! `total_time` → `total_exec_time`); texts are then fetched for the top statements only, cut to a
 //! maximum length. A missing extension is a report that says which step is missing, not an error.
+//!
+//! The monitor's own statements (marked with [`STATEMENT_MARK`](crate::STATEMENT_MARK)) are left
+//! out, and the literals of utility statements are redacted ([`redact_statement`](crate::redact_statement)).
 
 use std::collections::HashMap;
 
@@ -12,11 +15,12 @@ use sqlx::Row;
 
 use crate::error::DbMonError;
 use crate::monitor::DbMonitor;
+use crate::redact::redact_statement;
 
-const STATUS_SQL: &str = include_str!("../sql/statements_status.sql");
-const SQL_V18: &str = include_str!("../sql/statements.sql");
-const SQL_V17: &str = include_str!("../sql/statements_v17.sql");
-const TEXTS_SQL: &str = include_str!("../sql/statement_texts.sql");
+const STATUS_SQL: &str = crate::monitor::marked!(include_str!("../sql/statements_status.sql"));
+const SQL_V18: &str = crate::monitor::marked!(include_str!("../sql/statements.sql"));
+const SQL_V17: &str = crate::monitor::marked!(include_str!("../sql/statements_v17.sql"));
+const TEXTS_SQL: &str = crate::monitor::marked!(include_str!("../sql/statement_texts.sql"));
 
 /// Whether statement statistics can be read, and if not, the step that is missing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -61,6 +65,10 @@ pub struct Statement {
     /// Shared-buffer hit ratio, 0..=1.
     pub cache_hit_ratio: f64,
 }
+
+/// Statements the monitor may itself have in a ranking: each ranking asks for this many more,
+/// so that leaving them out still leaves `top_n` (the monitor runs about 20 distinct statements).
+const OWN_STATEMENTS: i64 = 32;
 
 /// Top statements by total time and by mean time (those above the slow threshold).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -121,7 +129,7 @@ impl DbMonitor {
             SQL_V17
         };
         let rows = sqlx::query(sql)
-            .bind(self.config.top_n)
+            .bind(self.config.top_n + OWN_STATEMENTS)
             .bind(threshold_ms)
             .fetch_all(&mut *tx)
             .await
@@ -152,9 +160,10 @@ impl DbMonitor {
         }
         ids.sort_unstable();
         ids.dedup();
-        let texts: HashMap<i64, String> = sqlx::query(TEXTS_SQL)
+        let texts: HashMap<i64, (String, bool)> = sqlx::query(TEXTS_SQL)
             .bind(&ids)
             .bind(self.config.max_query_chars)
+            .bind(crate::monitor::STATEMENT_MARK)
             .fetch_all(&mut *tx)
             .await
             .map_err(DbMonError::query(R))?
@@ -162,18 +171,29 @@ impl DbMonitor {
             .filter_map(|r| {
                 Some((
                     r.try_get::<i64, _>("queryid").ok()?,
-                    r.try_get::<String, _>("query").ok()?,
+                    (
+                        r.try_get::<String, _>("query").ok()?,
+                        r.try_get::<bool, _>("own").ok()?,
+                    ),
                 ))
             })
             .collect();
         tx.commit().await.map_err(DbMonError::query(R))?;
         let (mut top_by_total, mut slow) = (Vec::new(), Vec::new());
+        let top_n = usize::try_from(self.config.top_n).unwrap_or(usize::MAX);
         for (by, mut s) in ranked {
-            s.query = texts.get(&s.queryid).cloned();
-            if by == "total" {
-                top_by_total.push(s)
+            match texts.get(&s.queryid) {
+                Some((_, true)) => continue, // the monitor's own
+                Some((text, false)) => s.query = Some(redact_statement(text).into_owned()),
+                None => {}
+            }
+            let list = if by == "total" {
+                &mut top_by_total
             } else {
-                slow.push(s)
+                &mut slow
+            };
+            if list.len() < top_n {
+                list.push(s);
             }
         }
         Ok(StatementsReport {

@@ -8,7 +8,7 @@ use super::Skipped;
 use crate::error::DbMonError;
 use crate::monitor::DbMonitor;
 
-const SQL: &str = include_str!("../sql/tables.sql");
+const SQL: &str = crate::monitor::marked!(include_str!("../sql/tables.sql"));
 
 /// Size and activity of one table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -56,6 +56,15 @@ pub struct TableStats {
     pub bloat_bytes: Option<i64>,
     /// Estimated heap bloat as a share of the heap, 0..=1.
     pub bloat_ratio: Option<f64>,
+    /// Why there is no bloat estimate (`None` when there is one), e.g. "unknown until analyzed".
+    pub bloat_unknown: Option<String>,
+    /// Never analyzed (neither ANALYZE nor autoanalyze since statistics began): the planner
+    /// guesses, and bloat is unknown.
+    pub never_analyzed: bool,
+    /// Sequential scans one statement makes on this table: 1, or the participants of a parallel
+    /// scan as PostgreSQL plans them for a heap of this size (workers + leader), since each
+    /// participant counts a scan in `seq_scans`.
+    pub scan_participants: i64,
 }
 
 impl TableStats {
@@ -67,6 +76,13 @@ impl TableStats {
         } else {
             self.dead_tuples as f64 / all as f64
         }
+    }
+
+    /// Sequential scans made by statements (not by parallel workers): `seq_scans` ÷
+    /// [`scan_participants`](Self::scan_participants), rounded up.
+    pub fn statement_seq_scans(&self) -> i64 {
+        let p = self.scan_participants.max(1);
+        (self.seq_scans + p - 1) / p
     }
 
     /// `"schema"."name"`, quoted for SQL.
@@ -83,13 +99,68 @@ pub struct TablesReport {
     pub tables: Vec<TableStats>,
     /// Tables left out.
     pub skipped: Vec<Skipped>,
+    /// Tables (`schema.name`) never analyzed: run ANALYZE (bloat and plans are guesses until then).
+    pub never_analyzed: Vec<String>,
+}
+
+/// Participants of a parallel sequential scan of `pages`, as PostgreSQL's
+/// `compute_parallel_worker` plans them: no workers below `min_parallel_table_scan_size`, then one
+/// more worker each time the heap triples, at most `max_parallel_workers_per_gather` (a table's
+/// `parallel_workers` option overrides), plus the leader when it participates.
+pub(crate) fn scan_participants(
+    pages: i64,
+    option: Option<i32>,
+    max_workers: i32,
+    min_pages: i64,
+    leader: bool,
+) -> i64 {
+    let workers = match option {
+        Some(w) => i64::from(w),
+        None if pages < min_pages.max(1) => 0,
+        None => {
+            let (mut workers, mut threshold) = (1i64, min_pages.max(1));
+            while pages >= threshold.saturating_mul(3) && threshold < i64::from(i32::MAX) / 3 {
+                workers += 1;
+                threshold *= 3;
+            }
+            workers
+        }
+    }
+    .min(i64::from(max_workers.max(0)));
+    if workers == 0 {
+        1
+    } else {
+        workers + i64::from(leader)
+    }
 }
 
 fn table(r: &PgRow) -> Result<TableStats, sqlx::Error> {
     let (pages, bloat_bytes, bloat_ratio) = super::bloat(r)?;
+    let last_analyze: Option<f64> = r.try_get("last_analyze")?;
+    let last_autoanalyze: Option<f64> = r.try_get("last_autoanalyze")?;
+    let kind: String = r.try_get("kind")?;
+    let never_analyzed = last_analyze.is_none() && last_autoanalyze.is_none() && kind != "p";
+    let bloat_unknown = match (bloat_ratio, kind.as_str(), never_analyzed) {
+        (Some(_), _, _) => None,
+        (None, "p", _) => Some("not estimated for a partitioned table: see its partitions".into()),
+        (None, _, true) => Some("unknown until analyzed: run ANALYZE".into()),
+        (None, _, false) => Some(
+            "unknown: some columns have no statistics (added since the last ANALYZE?): run ANALYZE"
+                .into(),
+        ),
+    };
     Ok(TableStats {
         bloat_bytes,
         bloat_ratio,
+        bloat_unknown,
+        never_analyzed,
+        scan_participants: scan_participants(
+            pages,
+            r.try_get("parallel_workers_option")?,
+            r.try_get("max_parallel_workers")?,
+            r.try_get("min_parallel_pages")?,
+            r.try_get("leader_participates")?,
+        ),
         schema: r.try_get("schema")?,
         name: r.try_get("name")?,
         oid: r.try_get("oid")?,
@@ -106,8 +177,8 @@ fn table(r: &PgRow) -> Result<TableStats, sqlx::Error> {
         index_scans: r.try_get("index_scans")?,
         last_vacuum: r.try_get("last_vacuum")?,
         last_autovacuum: r.try_get("last_autovacuum")?,
-        last_analyze: r.try_get("last_analyze")?,
-        last_autoanalyze: r.try_get("last_autoanalyze")?,
+        last_analyze,
+        last_autoanalyze,
         xid_age: r.try_get("xid_age")?,
     })
 }
@@ -117,6 +188,61 @@ impl DbMonitor {
     /// waited for (if a lock appears between the check and the query, the report is retried once).
     pub async fn tables(&self) -> Result<TablesReport, DbMonError> {
         let (tables, skipped) = self.skipping_locked("tables", SQL, table).await?;
-        Ok(TablesReport { tables, skipped })
+        let never_analyzed = tables
+            .iter()
+            .filter(|t| t.never_analyzed)
+            .map(|t| format!("{}.{}", t.schema, t.name))
+            .collect();
+        Ok(TablesReport {
+            tables,
+            skipped,
+            never_analyzed,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scan_participants;
+
+    #[test]
+    fn participants_follow_compute_parallel_worker() {
+        // Defaults: min_parallel_table_scan_size = 1024 pages (8 MB), 2 workers per gather.
+        assert_eq!(scan_participants(100, None, 2, 1024, true), 1, "too small");
+        assert_eq!(
+            scan_participants(1024, None, 2, 1024, true),
+            2,
+            "one worker + leader"
+        );
+        assert_eq!(
+            scan_participants(3072, None, 2, 1024, true),
+            3,
+            "tripled: two workers"
+        );
+        assert_eq!(
+            scan_participants(1_000_000, None, 2, 1024, true),
+            3,
+            "capped"
+        );
+        assert_eq!(
+            scan_participants(1_000_000, None, 8, 1024, false),
+            7,
+            "no leader"
+        );
+        assert_eq!(
+            scan_participants(10, Some(4), 8, 1024, true),
+            5,
+            "reloption wins"
+        );
+        assert_eq!(
+            scan_participants(1_000_000, None, 0, 1024, true),
+            1,
+            "parallelism off"
+        );
+        assert_eq!(
+            scan_participants(i64::MAX, None, 64, 0, true),
+            21,
+            "no overflow"
+        );
     }
 }

@@ -34,6 +34,10 @@ WITH keys AS (
       FROM keys
 )
 SELECT
+    -- How long usage counters have been counting (since the last reset, or server start).
+    extract(epoch FROM now() - coalesce(
+        (SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()),
+        pg_postmaster_start_time()))::float8          AS stats_age_seconds,
     n.nspname::text                                        AS schema,
     t.relname::text                                        AS table_name,
     i.relname::text                                        AS name,

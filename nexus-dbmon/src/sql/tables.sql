@@ -58,6 +58,14 @@ SELECT
     extract(epoch FROM s.last_autoanalyze)::float8    AS last_autoanalyze,
     age(c.relfrozenxid)::int8                         AS xid_age,
     b.expected_pages                                  AS expected_pages,
+    c.relkind::text                                   AS kind,
+    -- What PostgreSQL's compute_parallel_worker needs: a parallel scan counts one sequential
+    -- scan per participant, so per-statement scans are worker scans ÷ participants.
+    (SELECT substring(o FROM 'parallel_workers=([0-9]+)')::int4
+       FROM unnest(c.reloptions) o WHERE o LIKE 'parallel_workers=%') AS parallel_workers_option,
+    current_setting('max_parallel_workers_per_gather')::int4 AS max_parallel_workers,
+    (SELECT setting::int8 FROM pg_settings WHERE name = 'min_parallel_table_scan_size') AS min_parallel_pages,
+    current_setting('parallel_leader_participation')::bool AS leader_participates,
     current_setting('block_size')::int8               AS block_size
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
