@@ -348,7 +348,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .group_wait(Duration::from_secs(if demo { 5 } else { 30 }))
         .group_interval(Duration::from_secs(if demo { 10 } else { 300 }));
     if receivers.contains(&"webhook") {
-        route = route.child(Route::to("webhook").continue_matching(true));
+        // A matching child takes the alert from its parent: log and webhook are both children.
+        route = route
+            .child(Route::to("log").continue_matching(true))
+            .child(Route::to("webhook"));
     }
     if let Ok(token) = std::env::var("NEXUS_TOKEN") {
         monitor = monitor.bearer_token(token);

@@ -61,6 +61,33 @@ async fn json(c: &Client, url: &str) -> Value {
 struct Service {
     child: Child,
     base: String,
+    /// Where the service's output (its log) goes.
+    log: tempfile::NamedTempFile,
+}
+
+fn append(path: &std::path::Path) -> std::fs::File {
+    std::fs::OpenOptions::new().append(true).open(path).unwrap()
+}
+
+impl Service {
+    /// The service's log so far, without colour codes.
+    fn log(&self) -> String {
+        let raw = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.chars();
+        while let Some(ch) = chars.next() {
+            if ch == '\u{1b}' {
+                for c in chars.by_ref() {
+                    if c == 'm' {
+                        break;
+                    }
+                }
+            } else {
+                out.push(ch);
+            }
+        }
+        out
+    }
 }
 
 impl Drop for Service {
@@ -84,11 +111,13 @@ fn example() -> PathBuf {
 
 async fn start(env: &[(&str, String)], args: &[&str]) -> Service {
     let port = nexus_testkit::free_port();
+    let log = tempfile::NamedTempFile::new().unwrap();
     let mut cmd = Command::new(example());
     cmd.env("BIND", format!("127.0.0.1:{port}"))
+        .env_remove("RUST_LOG")
         .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stdout(append(log.path()))
+        .stderr(append(log.path()));
     for k in [
         "REDIS_URL",
         "REDIS_CLUSTER_URLS",
@@ -104,6 +133,7 @@ async fn start(env: &[(&str, String)], args: &[&str]) -> Service {
     let svc = Service {
         child: cmd.spawn().unwrap(),
         base: format!("http://127.0.0.1:{port}"),
+        log,
     };
     let c = client();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -253,9 +283,21 @@ async fn embedded_defaults_routes_metrics_and_an_alert_that_fires_and_resolves()
     }
     let (s, page, _) = call(&c, "GET", &format!("{b}/dashboard"), None, "text/html").await;
     assert!(
-        s == 200 && page.contains("<canvas") && !page.contains("https://"),
+        s == 200 && page.contains(r#"src="/dashboard/uplot.js""#) && !page.contains("://"),
         "no external resources"
     );
+    // The vendored chart library: served by the crate; its one URL is its licence banner.
+    for (asset, kind) in [("uplot.js", "text/javascript"), ("uplot.css", "text/css")] {
+        let (s, body, headers) =
+            call(&c, "GET", &format!("{b}/dashboard/{asset}"), None, "*/*").await;
+        assert_eq!(s, 200, "{asset}");
+        assert!(headers["content-type"].to_str().unwrap().starts_with(kind));
+        assert_eq!(
+            body.matches("://").count(),
+            usize::from(asset == "uplot.js"),
+            "{asset}"
+        );
+    }
     // Correlation: every response carries an x-request-id.
     let (_, _, headers) = call(&c, "GET", &format!("{b}/livez"), None, "*/*").await;
     assert!(headers.contains_key("x-request-id"));
@@ -312,6 +354,7 @@ async fn embedded_defaults_routes_metrics_and_an_alert_that_fires_and_resolves()
         r["health"]["score"]["score"].as_f64().unwrap() < 100.0,
         "the score dropped"
     );
+    act_on_a_firing_alert(&c, b).await;
     while !alert_names(&hooks, "resolved").contains(&"HighErrorRate".to_string()) {
         assert!(
             Instant::now() < deadline,
@@ -320,6 +363,198 @@ async fn embedded_defaults_routes_metrics_and_an_alert_that_fires_and_resolves()
         );
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+    the_dashboard_plots_the_history_and_the_alert(&c, b).await;
+
+    // A quiet terminal: the burst of failed requests is a few summary lines, the alert stands out.
+    let log = svc.log();
+    let summaries = log
+        .matches("requests to /documents/{id} failed in the last")
+        .count();
+    assert!(
+        (1..=20).contains(&summaries) && !log.contains("ERROR"),
+        "{summaries} summary lines:\n{log}"
+    );
+    for line in ["WARN FIRING HighErrorRate:", "INFO RESOLVED HighErrorRate:"] {
+        assert!(log.contains(line), "no {line:?} in the log:\n{log}");
+    }
+}
+
+/// What the dashboard's buttons call: acknowledge the firing alert, add a silence; bad input is
+/// a 4xx with a JSON message.
+async fn act_on_a_firing_alert(c: &Client, b: &str) {
+    let a = json(c, &format!("{b}/api/v1/monitoring/alerts")).await;
+    let fp = a["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["alert"]["labels"]["alertname"] == "HighErrorRate" && n["status"] == "firing")
+        .and_then(|n| n["alert"]["fingerprint"].as_str())
+        .unwrap_or_else(|| panic!("no firing HighErrorRate in the pipeline: {a}"))
+        .to_owned();
+    let url = format!("{b}/api/v1/monitoring/alerts/{fp}/ack");
+    let (s, body, _) = call(
+        c,
+        "POST",
+        &url,
+        Some(r#"{"minutes":5,"by":"oncall"}"#),
+        "*/*",
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let a = json(c, &format!("{b}/api/v1/monitoring/alerts")).await;
+    assert!(
+        a["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["alert"]["fingerprint"] == fp.as_str() && n["ack"]["by"] == "oncall"),
+        "{a}"
+    );
+    for (url, body, want) in [
+        (
+            format!("{b}/api/v1/monitoring/alerts/not-hex/ack"),
+            "{}",
+            400,
+        ),
+        (
+            format!("{b}/api/v1/monitoring/alerts/0000000000000001/ack"),
+            "{}",
+            404,
+        ),
+        (url.clone(), r#"{"minutes":0}"#, 422),
+        (url.clone(), "{", 400),
+        (
+            format!("{b}/api/v1/monitoring/silences"),
+            r#"{"matchers":"{alertname=~\".*\"}"}"#,
+            422,
+        ),
+        (
+            format!("{b}/api/v1/monitoring/silences"),
+            r#"{"matchers":"{"}"#,
+            422,
+        ),
+        (
+            format!("{b}/api/v1/monitoring/silences"),
+            r#"{"matchers":"{alertname=\"HighLatency\"}","minutes":5}"#,
+            201,
+        ),
+    ] {
+        let (s, text, _) = call(c, "POST", &url, Some(body), "*/*").await;
+        assert_eq!(s, want, "{url} {body}: {text}");
+        let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert!(v.is_object(), "{text}");
+    }
+    let a = json(c, &format!("{b}/api/v1/monitoring/alerts")).await;
+    assert!(
+        a["silences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["silence"]["created_by"] == "dashboard"),
+        "{a}"
+    );
+}
+
+/// Headless Chromium loads `/dashboard` while the demo runs: the series it plotted are the ones
+/// `/api/v1/monitoring/history` serves, the alert that fired is on the time axis, and a
+/// screenshot is written (`$CARGO_TARGET_TMPDIR/dashboard.png`; also `docs/dashboard.png` with
+/// `NEXUS_UPDATE_SCREENSHOT=1`).
+async fn the_dashboard_plots_the_history_and_the_alert(c: &Client, b: &str) {
+    let out = chromium(&format!("{b}/dashboard"), &["--dump-dom"]);
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        dom.contains("data-loaded=\"true\""),
+        "the page did not load:\n{dom}"
+    );
+    let plotted: Value = serde_json::from_str(&by_id(&dom, "plotted").unwrap()).unwrap();
+    let api = json(c, &format!("{b}/api/v1/monitoring/history?range=1h&top=10")).await;
+    let (pt, at) = (
+        plotted["t"].as_array().unwrap(),
+        api["t"].as_array().unwrap(),
+    );
+    let mut matched = 0;
+    for (i, t) in pt.iter().enumerate() {
+        let Some(j) = at.iter().position(|x| x == t) else {
+            continue;
+        };
+        matched += 1;
+        for k in [
+            "score",
+            "availability",
+            "performance",
+            "error_rate",
+            "resources",
+        ] {
+            let (p, a) = (&plotted["score"][k][i], &api["score"][k][j]);
+            assert_eq!(p.as_f64(), a.as_f64(), "score.{k} at {t}: {p} vs {a}");
+        }
+        for (route, series) in plotted["routes"].as_object().unwrap() {
+            for k in ["rate", "error_ratio"] {
+                let (p, a) = (&series[k][i], &api["routes"][route][k][j]);
+                assert_eq!(p.as_f64(), a.as_f64(), "{route} {k} at {t}: {p} vs {a}");
+            }
+        }
+    }
+    assert!(
+        matched >= 10,
+        "only {matched} plotted samples found in the API's history"
+    );
+    assert!(
+        plotted["routes"].get("/documents/{id}").is_some(),
+        "the demo's route is plotted: {plotted}"
+    );
+    assert!(
+        dom.contains(r#"class="band firing" data-rule="HighErrorRate""#),
+        "the alert that fired is not on the time axis:\n{dom}"
+    );
+    assert!(
+        plotted["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["rule"] == "HighErrorRate" && a["state"] == "firing"),
+        "fired: {}",
+        plotted["alerts"]
+    );
+
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
+    let arg = format!("--screenshot={}", shot.display());
+    chromium(
+        &format!("{b}/dashboard"),
+        &[&arg, "--window-size=1400,1900"],
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{}",
+        shot.display()
+    );
+    if std::env::var_os("NEXUS_UPDATE_SCREENSHOT").is_some() {
+        let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/dashboard.png");
+        std::fs::write(&docs, &png).unwrap();
+    }
+}
+
+/// Runs headless Chromium on `url` with `args` (the flags this machine's closed network needs).
+fn chromium(url: &str, args: &[&str]) -> std::process::Output {
+    let profile = tempfile::tempdir().unwrap();
+    Command::new(nexus_testkit::require("chromium"))
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=8000",
+        ])
+        .args(args)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(url)
+        .output()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -445,25 +680,7 @@ async fn the_dashboard_renders_the_numbers_of_the_json_api_in_headless_chromium(
         )
         .await;
     }
-    let chromium = nexus_testkit::require("chromium");
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=8000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("{b}/dashboard"))
-        .output()
-        .unwrap();
+    let out = chromium(&format!("{b}/dashboard"), &["--dump-dom"]);
     let dom = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         dom.contains("data-loaded=\"true\""),

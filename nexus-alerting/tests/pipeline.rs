@@ -120,6 +120,26 @@ async fn group_timers_follow_alertmanager() {
     assert_eq!(s.main.count(), 4);
 }
 
+/// Two sibling routes with the same (no) matchers, the first with `continue`: each receiver gets
+/// the alert from its own group (they shared one group before, and the second never heard).
+#[tokio::test(start_paused = true)]
+async fn sibling_routes_with_the_same_matchers_have_their_own_groups() {
+    let s = setup(
+        Route::to("third")
+            .group_by(["alertname"])
+            .group_wait(Duration::ZERO)
+            .child(Route::to("main").continue_matching(true))
+            .child(Route::to("second")),
+    );
+    let _task = s.p.spawn();
+    s.p.ingest(vec![alert(&s.clock, &[("alertname", "A")], 10 * MIN)]);
+    sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        (s.main.count(), s.second.count(), s.third.count()),
+        (1, 1, 0)
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn resolution_is_sent_with_send_resolved_and_the_group_ends() {
     let s = setup(

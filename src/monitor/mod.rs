@@ -25,12 +25,46 @@
 //! | `GET /api/v1/monitoring/alerts` | alerts as the rules hold them and as the pipeline holds them, silences |
 //! | `GET /api/v1/monitoring/report` | the comprehensive report (JSON; HTML with `Accept: text/html` or `?format=html`) |
 //! | `POST /api/v1/monitoring/test-alert` | `{"receiver"?}`: a synthetic alert through one receiver (or all) |
+//! | `GET /api/v1/monitoring/history` | `?range=1h\|24h&top=N&route=R`: the sampled history the dashboard plots (columns over one time axis, alert spans); see [`history`](self#history) |
+//! | `POST /api/v1/monitoring/alerts/{fingerprint}/ack` | `{"minutes"?, "by"?}`: acknowledges a firing alert (stops its escalation) |
+//! | `POST /api/v1/monitoring/silences` | `{"matchers": "{alertname=\"X\"}", "minutes"?, "created_by"?, "comment"?}` → `201 {"id"}` |
 //! | `/api/v1/cache/*`, `/api/v1/database/*` | the cache and database routers, when configured |
 //! | `/livez`, `/readyz`, `/health` | nexus-health's endpoints |
 //! | `/metrics` | Prometheus text format (`metrics-exporter-prometheus`) |
-//! | `/dashboard` | a self-refreshing page over the JSON above (no external resources) |
+//! | `/dashboard` | plots of the last hour or day (uPlot, vendored and served at `/dashboard/uplot.js`; no external resources), the alerts with their spans on the time axis, ack / silence / test-alert buttons |
+//!
+//! The three `POST` routes need the bearer token when one is configured.
+//!
+//! # History
+//!
+//! Every evaluation interval the monitor samples what the dashboard plots into two bounded
+//! rings (the last hour at that interval, 60–720 points; the last day at 5 min, 288 points):
+//! the health score and its four components, per route requests/s, error ratio and p50/p95/p99
+//! (seconds), per cache the hit ratio of each tier since the previous sample and loads/s, the
+//! database's connections, TPS and cache hit ratio (and its slowest statements), host CPU, memory
+//! and disk; and the spans during which each alert was pending or firing (at most 2 000, a day).
+//! `GET /api/v1/monitoring/history` answers:
+//!
+//! ```json
+//! { "range": "1h", "interval_seconds": 15, "t": [1764612000.0, 1764612015.0],
+//!   "score": { "score": [97.1, 88.0], "availability": [40.0, 36.2], "performance": [30.0, 30.0],
+//!              "error_rate": [20.0, 12.0], "resources": [7.1, 9.8] },
+//!   "routes": { "/documents/{id}": { "rate": [18.6, 18.5], "error_ratio": [0.0, 0.3],
+//!                                    "p50": [0.00019, 0.0002], "p95": [...], "p99": [...] } },
+//!   "caches": { "documents": { "loads_per_second": [0.0, 4.0], "tiers": { "l1": [0.99, null] } } },
+//!   "database": null,
+//!   "resources": { "cpu": [...], "memory": [...], "disk": [...] },
+//!   "alerts": [ { "rule": "HighErrorRate", "fingerprint": "37e46fccf7d97874", "labels": {},
+//!                 "state": "firing", "from": 1764612100.0, "to": null } ],
+//!   "slowest_statements": [] }
+//! ```
+//!
+//! A value is `null` where a series has no figure at that time (a route not yet seen, a tier
+//! without reads since the previous sample, a database that did not answer). `routes` holds the
+//! `top` (default 10, at most 256) busiest routes of the newest sample plus `route`.
 
 mod describe;
+mod history;
 mod report;
 mod routes;
 mod source;
@@ -74,12 +108,12 @@ impl Notifier for LogNotifier {
 
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         for a in &n.alerts {
-            let status = if a.is_resolved(n.now) {
-                "resolved"
+            let summary = a.annotations.get("summary").unwrap_or("");
+            if a.is_resolved(n.now) {
+                tracing::info!(alert = a.name(), status = "resolved", labels = %a.labels, "RESOLVED {}: {summary}", a.name());
             } else {
-                "firing"
-            };
-            tracing::warn!(alert = a.name(), status, labels = %a.labels, "alert");
+                tracing::warn!(alert = a.name(), status = "firing", labels = %a.labels, "FIRING {}: {summary}", a.name());
+            }
         }
         Ok(())
     }
@@ -96,6 +130,18 @@ pub(crate) struct Inner {
     pub(crate) pipeline: Pipeline,
     pub(crate) prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub(crate) token: Option<String>,
+    pub(crate) history: history::History,
+    interval: Duration,
+}
+
+impl Inner {
+    /// Whether a database monitor is configured.
+    pub(crate) fn has_database(&self) -> bool {
+        #[cfg(feature = "dbmon")]
+        return self.db.is_some();
+        #[cfg(not(feature = "dbmon"))]
+        false
+    }
 }
 
 /// The monitoring aggregator. Cheap to clone.
@@ -145,6 +191,8 @@ pub struct MonitorTasks {
     _engine: EngineTask,
     _pipeline: PipelineTask,
     upkeep: Option<tokio::task::JoinHandle<()>>,
+    history: tokio::task::JoinHandle<()>,
+    failures: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for MonitorTasks {
@@ -152,6 +200,8 @@ impl Drop for MonitorTasks {
         if let Some(t) = self.upkeep.take() {
             t.abort();
         }
+        self.history.abort();
+        self.failures.abort();
     }
 }
 
@@ -299,20 +349,54 @@ impl MonitorBuilder {
                 pipeline,
                 prometheus,
                 token: self.token,
+                history: history::History::new(self.interval),
+                interval: self.interval,
             }),
         })
     }
 }
 
+/// Logs, every `every`, one line per route that failed requests in that time (counts from the
+/// `HealthLayer`'s recorder), instead of one line per failed request: a burst of errors is a
+/// few lines, and the alert lines stand out. Each failed request is still logged at DEBUG
+/// (`RUST_LOG=debug`) by [`with_request_ids`].
+async fn failure_summary(health: Health, every: Duration) {
+    let mut before: std::collections::HashMap<String, (u64, u64)> = Default::default();
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        for r in health.recorder().totals() {
+            let (requests, errors) = before
+                .insert(r.route.clone(), (r.requests, r.errors))
+                .unwrap_or((r.requests, r.errors));
+            let failed = r.errors.saturating_sub(errors);
+            if failed > 0 {
+                tracing::warn!(
+                    route = %r.route,
+                    failed,
+                    requests = r.requests.saturating_sub(requests),
+                    "{failed} of {} requests to {} failed in the last {} s",
+                    r.requests.saturating_sub(requests),
+                    r.route,
+                    every.as_secs()
+                );
+            }
+        }
+    }
+}
+
 /// Gives every request an `x-request-id` (kept if the client sent one), echoes it in the
 /// response, and opens a `tracing` span carrying it, so a request's logs can be found by id.
+/// A failed request is logged at DEBUG (the monitor summarises failures per route at WARN).
 pub fn with_request_ids(router: axum::Router) -> axum::Router {
     use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-    use tower_http::trace::TraceLayer;
-    let trace = TraceLayer::new_for_http().make_span_with(|req: &http::Request<axum::body::Body>| {
-        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-        tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
-    });
+    use tower_http::trace::{DefaultOnFailure, TraceLayer};
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|req: &http::Request<axum::body::Body>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+        })
+        .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG));
     router
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(trace)
@@ -399,10 +483,24 @@ impl Monitor {
                 }
             })
         });
+        let m = self.clone();
+        let history = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(m.inner.interval.max(Duration::from_secs(1)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                m.inner.history.sample(&m).await;
+            }
+        });
         MonitorTasks {
             _engine: self.inner.engine.spawn(),
             _pipeline: self.inner.pipeline.spawn(),
             upkeep,
+            history,
+            failures: tokio::spawn(failure_summary(
+                self.inner.health.clone(),
+                Duration::from_secs(10),
+            )),
         }
     }
 

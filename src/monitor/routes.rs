@@ -18,8 +18,13 @@ pub(super) fn router(m: Monitor) -> Router {
         .route("/api/v1/monitoring/alerts", get(alerts))
         .route("/api/v1/monitoring/report", get(report_route))
         .route("/api/v1/monitoring/test-alert", post(test_alert))
+        .route("/api/v1/monitoring/history", get(history))
+        .route("/api/v1/monitoring/alerts/{fingerprint}/ack", post(ack))
+        .route("/api/v1/monitoring/silences", post(silence))
         .route("/metrics", get(prometheus))
         .route("/dashboard", get(dashboard))
+        .route("/dashboard/uplot.js", get(uplot_js))
+        .route("/dashboard/uplot.css", get(uplot_css))
         .with_state(m.clone())
         .merge(nexus_health::endpoints::router(m.inner.health.clone()));
     if let Some(cache) = &m.inner.cache_api {
@@ -145,21 +150,8 @@ async fn test_alert(
     headers: HeaderMap,
     body: Option<Json<serde_json::Value>>,
 ) -> Response {
-    if let Some(token) = &m.inner.token {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        let ok = given.is_some_and(|g| {
-            g.len() == token.len()
-                && g.bytes()
-                    .zip(token.bytes())
-                    .fold(0u8, |a, (x, y)| a | (x ^ y))
-                    == 0
-        });
-        if !ok {
-            return error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
-        }
+    if let Err(denied) = authorized(&m, &headers) {
+        return *denied;
     }
     let wanted = match body.as_ref().map(|Json(v)| v.get("receiver")) {
         None | Some(None) => None,
@@ -197,6 +189,170 @@ async fn test_alert(
         StatusCode::BAD_GATEWAY
     };
     (code, Json(json!({ "results": results }))).into_response()
+}
+
+/// The bearer token, when one is configured.
+fn authorized(m: &Monitor, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let Some(token) = &m.inner.token else {
+        return Ok(());
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let ok = given.is_some_and(|g| {
+        g.len() == token.len()
+            && g.bytes()
+                .zip(token.bytes())
+                .fold(0u8, |a, (x, y)| a | (x ^ y))
+                == 0
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Box::new(error(
+            StatusCode::UNAUTHORIZED,
+            "a valid bearer token is required",
+        )))
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct HistoryQuery {
+    range: Option<String>,
+    top: Option<usize>,
+    route: Option<String>,
+}
+
+async fn history(
+    State(m): State<Monitor>,
+    q: Result<axum::extract::Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(axum::extract::Query(q)) = q else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "expected ?range=1h|24h&top=N&route=R",
+        );
+    };
+    let day = match q.range.as_deref() {
+        None | Some("1h") => false,
+        Some("24h") => true,
+        Some(_) => return error(StatusCode::BAD_REQUEST, "range must be 1h or 24h"),
+    };
+    let top = q.top.unwrap_or(10).min(256);
+    Json(m.inner.history.json(day, top, q.route.as_deref())).into_response()
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AckBody {
+    by: Option<String>,
+    minutes: Option<u64>,
+}
+
+/// Acknowledges a firing alert (its pipeline fingerprint, hex) for `minutes` (default 60).
+async fn ack(
+    State(m): State<Monitor>,
+    headers: HeaderMap,
+    axum::extract::Path(fingerprint): axum::extract::Path<String>,
+    body: Result<Json<AckBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if let Err(denied) = authorized(&m, &headers) {
+        return *denied;
+    }
+    let Ok(fp) = u64::from_str_radix(&fingerprint, 16) else {
+        return error(StatusCode::BAD_REQUEST, "the fingerprint is 16 hex digits");
+    };
+    let body = match body {
+        Ok(Json(b)) => b,
+        Err(r) => return error(r.status(), r.body_text()),
+    };
+    let minutes = body.minutes.unwrap_or(60);
+    if minutes == 0 || minutes > 7 * 24 * 60 {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "minutes must be 1..=10080",
+        );
+    }
+    let by = body.by.unwrap_or_else(|| "dashboard".into());
+    let until = m.inner.pipeline.now() + (minutes * 60_000) as i64;
+    match m.inner.pipeline.ack(fp, &by, until) {
+        Ok(()) => Json(json!({ "acknowledged": fingerprint, "until": until })).into_response(),
+        Err(nexus_alerting::Error::UnknownAlert(_)) => error(
+            StatusCode::NOT_FOUND,
+            "no firing alert with this fingerprint",
+        ),
+        Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SilenceBody {
+    /// `{alertname="X", route="/y"}`.
+    matchers: String,
+    minutes: Option<u64>,
+    created_by: Option<String>,
+    comment: Option<String>,
+}
+
+/// Adds a silence starting now for `minutes` (default 60).
+async fn silence(
+    State(m): State<Monitor>,
+    headers: HeaderMap,
+    body: Result<Json<SilenceBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if let Err(denied) = authorized(&m, &headers) {
+        return *denied;
+    }
+    let body = match body {
+        Ok(Json(b)) => b,
+        Err(r) => return error(r.status(), r.body_text()),
+    };
+    let minutes = body.minutes.unwrap_or(60);
+    if minutes == 0 || minutes > 30 * 24 * 60 {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "minutes must be 1..=43200",
+        );
+    }
+    let now = m.inner.pipeline.now();
+    let silence = nexus_alerting::Silence::new(
+        &body.matchers,
+        now,
+        now + (minutes * 60_000) as i64,
+        body.created_by.as_deref().unwrap_or("dashboard"),
+        body.comment.as_deref().unwrap_or(""),
+    );
+    match silence.and_then(|s| m.inner.pipeline.add_silence(s)) {
+        Ok(id) => (StatusCode::CREATED, Json(json!({ "id": id }))).into_response(),
+        Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, e),
+    }
+}
+
+async fn uplot_js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("assets/uPlot.iife.min.js"),
+    )
+}
+
+async fn uplot_css() -> Response {
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("assets/uPlot.min.css"),
+    )
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 async fn prometheus(State(m): State<Monitor>) -> Response {

@@ -30,14 +30,17 @@ impl Drop for Telemetry {
     }
 }
 
-/// Installs the global `tracing` subscriber: logs at INFO to stderr, plus OTLP trace export
-/// when `otlp_endpoint` is given. Needs a Tokio runtime when exporting.
+/// Installs the global `tracing` subscriber: logs to stderr at the levels `RUST_LOG` asks for
+/// (default `info`: per-request failures are summarised per route, alerts stand out;
+/// `RUST_LOG=debug` logs every failed request too), plus OTLP trace export when
+/// `otlp_endpoint` is given. Needs a Tokio runtime when exporting.
 pub fn init(
     service: &str,
     otlp_endpoint: Option<&str>,
 ) -> Result<Telemetry, Box<dyn std::error::Error + Send + Sync>> {
     let fmt = tracing_subscriber::fmt::layer().with_target(false);
-    let filter = tracing_subscriber::filter::LevelFilter::INFO;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let Some(endpoint) = otlp_endpoint else {
         tracing_subscriber::registry()
             .with(filter)

@@ -115,6 +115,12 @@ pub struct Job {
     done: bool,
 }
 
+/// The group key receivers see (Alertmanager's `{route key}:{group labels}`) of an internal
+/// group key (`{route id}#` before it).
+fn public_key(key: &str) -> String {
+    key.split_once('#').map_or(key, |(_, k)| k).to_owned()
+}
+
 impl Drop for Job {
     fn drop(&mut self) {
         if self.done {
@@ -307,8 +313,11 @@ impl Pipeline {
                     .matches(&a.labels)
                     .into_iter()
                     .map(|id| {
+                        // One aggregation group per route (Alertmanager keys them by route, so
+                        // two sibling routes with the same matchers never share a group); the
+                        // group key receivers see is Alertmanager's `{route key}:{labels}`.
                         let gl = tree.group_labels(id, &a.labels);
-                        (id, format!("{}:{gl}", tree.nodes[id].key))
+                        (id, format!("{id}#{}:{gl}", tree.nodes[id].key))
                     })
                     .collect();
                 if st.routes.len() > 100_000 {
@@ -433,7 +442,7 @@ impl Pipeline {
             jobs.push(Job {
                 notification: Notification {
                     receiver: receiver.name().to_owned(),
-                    group_key: key.clone(),
+                    group_key: public_key(&key),
                     group_labels,
                     alerts,
                     now,
@@ -511,7 +520,7 @@ impl Pipeline {
             jobs.push(Job {
                 notification: Notification {
                     receiver: name.clone(),
-                    group_key: gk.clone(),
+                    group_key: public_key(&gk),
                     group_labels: g.labels.clone(),
                     alerts,
                     now,
