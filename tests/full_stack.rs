@@ -626,6 +626,23 @@ async fn with_redis_and_postgres_the_tiers_and_the_database_section_are_live() {
         probes.contains(&"postgres") && probes.contains(&"redis"),
         "{probes:?}"
     );
+    // The history samples the database too (its first sample is taken at start).
+    let hist = json(&c, &format!("{b}/api/v1/monitoring/history")).await;
+    let connections = &hist["database"]["connections"];
+    assert!(
+        connections
+            .as_array()
+            .is_some_and(|c| c.iter().any(|v| v.as_f64().is_some_and(|n| n >= 1.0))),
+        "{}",
+        hist["database"]
+    );
+    assert!(
+        hist["database"]["max_connections"][0]
+            .as_f64()
+            .is_some_and(|n| n > 1.0),
+        "{hist}"
+    );
+    assert!(hist["slowest_statements"].is_array());
 }
 
 #[test]
