@@ -24,12 +24,11 @@
 //! 413 body or value too large, 415/422 malformed JSON or fields, 503 when a tier failed (what
 //! could be written was).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -46,7 +45,7 @@ pub const MAX_BODY: usize = 1 << 20;
 #[must_use]
 pub struct CacheRouter {
     cache: TieredCache<Value>,
-    token: Option<String>,
+    token: Option<BearerToken>,
     max_body: usize,
 }
 
@@ -63,7 +62,7 @@ impl std::fmt::Debug for CacheRouter {
 #[derive(Clone)]
 struct AppState {
     cache: TieredCache<Value>,
-    token: Option<Arc<str>>,
+    token: Option<BearerToken>,
 }
 
 #[derive(Deserialize)]
@@ -99,7 +98,7 @@ impl CacheRouter {
     }
 
     /// Requires `Authorization: Bearer <token>` on the changing routes.
-    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
+    pub fn bearer_token(mut self, token: impl Into<BearerToken>) -> Self {
         self.token = Some(token.into());
         self
     }
@@ -114,7 +113,7 @@ impl CacheRouter {
     pub fn build(self) -> Router {
         let state = AppState {
             cache: self.cache,
-            token: self.token.map(Arc::from),
+            token: self.token,
         };
         Router::new()
             .route("/set", post(set))
@@ -128,9 +127,8 @@ impl CacheRouter {
     }
 }
 
-fn error(code: StatusCode, message: impl std::fmt::Display) -> Response {
-    (code, Json(json!({ "error": message.to_string() }))).into_response()
-}
+use nexus_core::auth::BearerToken;
+use nexus_core::json::error;
 
 fn cache_error(e: CacheError) -> Response {
     match e {
@@ -147,19 +145,7 @@ fn cache_error(e: CacheError) -> Response {
 }
 
 fn authorised(s: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
-    let Some(token) = &s.token else { return Ok(()) };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let ok = given.is_some_and(|g| {
-        g.len() == token.len()
-            && g.bytes()
-                .zip(token.bytes())
-                .fold(0u8, |a, (x, y)| a | (x ^ y))
-                == 0
-    });
-    if ok {
+    if BearerToken::allows(s.token.as_ref(), headers) {
         Ok(())
     } else {
         Err(Box::new(error(

@@ -53,7 +53,7 @@ pub const MAX_BODY: usize = 16 * 1024;
 pub struct DbRouter {
     monitor: DbMonitor,
     pools: Vec<Arc<dyn PoolObserver>>,
-    token: Option<String>,
+    token: Option<BearerToken>,
     advice: AdviceConfig,
     ttl: Duration,
 }
@@ -72,7 +72,7 @@ impl std::fmt::Debug for DbRouter {
 struct AppState {
     monitor: DbMonitor,
     pools: Arc<Vec<Arc<dyn PoolObserver>>>,
-    token: Option<Arc<str>>,
+    token: Option<BearerToken>,
     advice: AdviceConfig,
     snapshots: Arc<Snapshots>,
 }
@@ -149,7 +149,7 @@ impl DbRouter {
     }
 
     /// The token that unlocks `POST /optimize` with `"dry_run": false`.
-    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
+    pub fn bearer_token(mut self, token: impl Into<BearerToken>) -> Self {
         self.token = Some(token.into());
         self
     }
@@ -165,7 +165,7 @@ impl DbRouter {
         let state = AppState {
             monitor: self.monitor,
             pools: Arc::new(self.pools),
-            token: self.token.map(Arc::from),
+            token: self.token,
             advice: self.advice,
             snapshots: Arc::new(Snapshots {
                 ttl: self.ttl,
@@ -184,9 +184,8 @@ impl DbRouter {
     }
 }
 
-fn error(code: StatusCode, message: impl std::fmt::Display) -> Response {
-    (code, Json(json!({ "error": message.to_string() }))).into_response()
-}
+use nexus_core::auth::BearerToken;
+use nexus_core::json::error;
 
 fn answer<T: Serialize>(r: Result<T, DbMonError>) -> Response {
     match r {
@@ -248,17 +247,7 @@ async fn optimize(
                 "maintenance over HTTP is disabled: configure a bearer token",
             );
         };
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        let ok = given.is_some_and(|g| {
-            g.len() == token.len()
-                && g.bytes()
-                    .zip(token.bytes())
-                    .fold(0u8, |a, (x, y)| a | (x ^ y))
-                    == 0
-        });
+        let ok = token.verify_headers(&headers);
         if !ok {
             return error(
                 StatusCode::UNAUTHORIZED,

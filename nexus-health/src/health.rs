@@ -45,7 +45,7 @@ struct Inner {
     started: quanta::Instant,
     service_id: String,
     version: String,
-    token: Option<String>,
+    token: Option<nexus_core::auth::BearerToken>,
 }
 
 /// A service's health: request figures, probes, resources and the 0–100 score.
@@ -79,7 +79,7 @@ pub struct HealthBuilder {
     resources: Option<Resources>,
     service_id: Option<String>,
     version: Option<String>,
-    token: Option<String>,
+    token: Option<nexus_core::auth::BearerToken>,
 }
 
 impl HealthBuilder {
@@ -121,7 +121,7 @@ impl HealthBuilder {
 
     /// When set, the health document's details (checks, score) are shown only to requests with
     /// `Authorization: Bearer <token>`; others get the status alone.
-    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
+    pub fn bearer_token(mut self, token: impl Into<nexus_core::auth::BearerToken>) -> Self {
         self.token = Some(token.into());
         self
     }
@@ -220,18 +220,9 @@ impl Health {
     /// Whether `authorization` (the header value) unlocks details.
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn authorized(&self, authorization: Option<&str>) -> bool {
-        let Some(token) = &self.inner.token else {
-            return true;
-        };
-        let Some(given) = authorization.and_then(|h| h.strip_prefix("Bearer ")) else {
-            return false;
-        };
-        // Length-independent comparison time for equal lengths.
-        given.len() == token.len()
-            && given
-                .bytes()
-                .zip(token.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+        self.inner
+            .token
+            .as_ref()
+            .is_none_or(|t| t.verify(authorization))
     }
 }

@@ -129,7 +129,7 @@ pub(crate) struct Inner {
     pub(crate) engine: Engine,
     pub(crate) pipeline: Pipeline,
     pub(crate) prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
-    pub(crate) token: Option<String>,
+    pub(crate) token: Option<nexus_core::auth::BearerToken>,
     pub(crate) history: history::History,
     interval: Duration,
 }
@@ -173,7 +173,7 @@ pub struct MonitorBuilder {
     default_rules: bool,
     interval: Duration,
     prometheus: bool,
-    token: Option<String>,
+    token: Option<nexus_core::auth::BearerToken>,
 }
 
 impl std::fmt::Debug for MonitorBuilder {
@@ -274,7 +274,7 @@ impl MonitorBuilder {
 
     /// A bearer token required by `POST /api/v1/monitoring/test-alert` and the changing cache
     /// and database routes.
-    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
+    pub fn bearer_token(mut self, token: impl Into<nexus_core::auth::BearerToken>) -> Self {
         self.token = Some(token.into());
         self
     }

@@ -17,16 +17,22 @@ pub(super) fn router(m: Monitor) -> Router {
         .route("/api/v1/monitoring/metrics", get(metrics_json))
         .route("/api/v1/monitoring/alerts", get(alerts))
         .route("/api/v1/monitoring/report", get(report_route))
-        .route("/api/v1/monitoring/test-alert", post(test_alert))
         .route("/api/v1/monitoring/history", get(history))
-        .route("/api/v1/monitoring/alerts/{fingerprint}/ack", post(ack))
-        .route("/api/v1/monitoring/silences", post(silence))
         .route("/metrics", get(prometheus))
         .route("/dashboard", get(dashboard))
         .route("/dashboard/uplot.js", get(uplot_js))
         .route("/dashboard/uplot.css", get(uplot_css))
         .with_state(m.clone())
         .merge(nexus_health::endpoints::router(m.inner.health.clone()));
+    // What acts: behind the bearer token when one is configured.
+    let mut actions = Router::new()
+        .route("/api/v1/monitoring/test-alert", post(test_alert))
+        .route("/api/v1/monitoring/alerts/{fingerprint}/ack", post(ack))
+        .route("/api/v1/monitoring/silences", post(silence));
+    if let Some(token) = &m.inner.token {
+        actions = actions.route_layer(token.layer());
+    }
+    r = r.merge(actions.with_state(m.clone()));
     if let Some(cache) = &m.inner.cache_api {
         let mut cr = nexus_cache::http::CacheRouter::new(cache.clone());
         if let Some(t) = &m.inner.token {
@@ -77,9 +83,7 @@ async fn no_database() -> Response {
     )
 }
 
-fn error(code: StatusCode, message: impl std::fmt::Display) -> Response {
-    (code, Json(json!({ "error": message.to_string() }))).into_response()
-}
+use nexus_core::json::error;
 
 async fn health(State(m): State<Monitor>) -> Response {
     Json(m.inner.health.report()).into_response()
@@ -145,14 +149,7 @@ async fn report_route(
     }
 }
 
-async fn test_alert(
-    State(m): State<Monitor>,
-    headers: HeaderMap,
-    body: Option<Json<serde_json::Value>>,
-) -> Response {
-    if let Err(denied) = authorized(&m, &headers) {
-        return *denied;
-    }
+async fn test_alert(State(m): State<Monitor>, body: Option<Json<serde_json::Value>>) -> Response {
     let wanted = match body.as_ref().map(|Json(v)| v.get("receiver")) {
         None | Some(None) => None,
         Some(Some(serde_json::Value::String(s))) => Some(s.clone()),
@@ -191,32 +188,6 @@ async fn test_alert(
     (code, Json(json!({ "results": results }))).into_response()
 }
 
-/// The bearer token, when one is configured.
-fn authorized(m: &Monitor, headers: &HeaderMap) -> Result<(), Box<Response>> {
-    let Some(token) = &m.inner.token else {
-        return Ok(());
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let ok = given.is_some_and(|g| {
-        g.len() == token.len()
-            && g.bytes()
-                .zip(token.bytes())
-                .fold(0u8, |a, (x, y)| a | (x ^ y))
-                == 0
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(Box::new(error(
-            StatusCode::UNAUTHORIZED,
-            "a valid bearer token is required",
-        )))
-    }
-}
-
 #[derive(serde::Deserialize)]
 struct HistoryQuery {
     range: Option<String>,
@@ -253,13 +224,9 @@ struct AckBody {
 /// Acknowledges a firing alert (its pipeline fingerprint, hex) for `minutes` (default 60).
 async fn ack(
     State(m): State<Monitor>,
-    headers: HeaderMap,
     axum::extract::Path(fingerprint): axum::extract::Path<String>,
     body: Result<Json<AckBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    if let Err(denied) = authorized(&m, &headers) {
-        return *denied;
-    }
     let Ok(fp) = u64::from_str_radix(&fingerprint, 16) else {
         return error(StatusCode::BAD_REQUEST, "the fingerprint is 16 hex digits");
     };
@@ -299,12 +266,8 @@ struct SilenceBody {
 /// Adds a silence starting now for `minutes` (default 60).
 async fn silence(
     State(m): State<Monitor>,
-    headers: HeaderMap,
     body: Result<Json<SilenceBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    if let Err(denied) = authorized(&m, &headers) {
-        return *denied;
-    }
     let body = match body {
         Ok(Json(b)) => b,
         Err(r) => return error(r.status(), r.body_text()),

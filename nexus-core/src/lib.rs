@@ -1,0 +1,9 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod auth;
+#[cfg(feature = "http")]
+pub mod json;
+pub mod task;

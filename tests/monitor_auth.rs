@@ -1,0 +1,71 @@
+//! The monitor's acting routes behind the bearer token (one guard, nexus-core's layer).
+
+#![allow(clippy::unwrap_used)]
+
+use axum::body::Body;
+use http_body_util::BodyExt;
+use nexus::health::Health;
+use nexus::monitor::Monitor;
+use tower::ServiceExt;
+
+async fn call(app: &axum::Router, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let body = if method == "POST" { "{}" } else { "" };
+    let resp = app
+        .clone()
+        .oneshot(req.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn acting_routes_need_the_token_reading_routes_do_not() {
+    let monitor = Monitor::builder("svc")
+        .health(Health::builder().service_id("svc").build())
+        .prometheus(false)
+        .bearer_token("t0ken")
+        .build()
+        .unwrap();
+    let app = monitor.router();
+    for path in [
+        "/api/v1/monitoring/test-alert",
+        "/api/v1/monitoring/alerts/0000000000000001/ack",
+        "/api/v1/monitoring/silences",
+    ] {
+        for token in [None, Some("wrong")] {
+            let (s, body) = call(&app, "POST", path, token).await;
+            assert_eq!(s, 401, "{path} {token:?}: {body}");
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(v["error"], "a valid bearer token is required");
+        }
+    }
+    let (s, body) = call(&app, "POST", "/api/v1/monitoring/test-alert", Some("t0ken")).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, _) = call(
+        &app,
+        "POST",
+        "/api/v1/monitoring/alerts/0000000000000001/ack",
+        Some("t0ken"),
+    )
+    .await;
+    assert_eq!(s, 404, "past the guard: no such alert");
+    let (s, _) = call(&app, "POST", "/api/v1/monitoring/silences", Some("t0ken")).await;
+    assert_eq!(s, 422, "past the guard: no matchers");
+    for path in [
+        "/api/v1/monitoring/history",
+        "/api/v1/monitoring/alerts",
+        "/dashboard",
+    ] {
+        let (s, body) = call(&app, "GET", path, None).await;
+        assert_eq!(s, 200, "{path}: {body}");
+    }
+}
