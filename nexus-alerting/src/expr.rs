@@ -292,6 +292,8 @@ impl fmt::Display for ExprError {
     }
 }
 
+impl std::error::Error for ExprError {}
+
 impl Expr {
     /// Parses `text`.
     pub fn parse(text: &str) -> Result<Self, ExprError> {

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod alert;
 pub mod anomaly;
@@ -21,7 +22,9 @@ mod template;
 mod time;
 
 pub use alert::{ActiveAlert, Alert, AlertState};
-pub use engine::{AlertSink, Engine, EngineBuilder, EngineTask, EvalConfig, Evaluator};
+pub use engine::{
+    AlertSink, DetectorFactory, Engine, EngineBuilder, EngineTask, EvalConfig, Evaluator,
+};
 pub use error::Error;
 pub use expr::{CmpOp, Expr, ExprError, Operand, RangeFn, Selector};
 pub use labels::{ALERT_NAME, Labels, METRIC_NAME};

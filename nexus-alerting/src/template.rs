@@ -88,6 +88,18 @@ pub struct TemplateError {
     pub message: String,
 }
 
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "template error at offset {}: {}",
+            self.offset, self.message
+        )
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
 const SUPPORTED: &str = "supported: $value, $labels.<name>, $externalLabels.<name>, \
 literals, humanize, humanizePercentage, printf, toUpper, toLower, pipelines";
 

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod advisor;
 pub mod backplane;
@@ -25,7 +26,7 @@ mod tier;
 pub use backplane::Backplane;
 pub use cache::{
     CacheValue, DEFAULT_MAX_KEY_LEN, EntryOptions, Loaded, Optimization, TieredCache,
-    TieredCacheBuilder,
+    TieredCacheBuilder, WarmReport,
 };
 pub use codec::{Codec, Compression, Format};
 pub use error::{CacheError, CodecError, TierError};

@@ -16,7 +16,7 @@
 //! | `GET /tables` | [`TablesReport`](crate::TablesReport) |
 //! | `GET /indexes` | [`IndexesReport`](crate::IndexesReport) |
 //! | `GET /slow-queries` | [`StatementsReport`](crate::StatementsReport) |
-//! | `POST /optimize` | body [`OptimizeOptions`](crate::OptimizeOptions) (default: dry run) → recommendations and what ran |
+//! | `POST /optimize` | body [`OptimizeOptions`] (default: dry run) → recommendations and what ran |
 //!
 //! Running maintenance (`"dry_run": false`) needs a configured bearer token and that token in the
 //! request; without one configured, only dry runs are served.

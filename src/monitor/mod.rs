@@ -80,6 +80,7 @@ use nexus_alerting::{
     Route, RuleGroup,
 };
 use nexus_cache::{CacheValue, TieredCache};
+use nexus_core::task::TaskHandle;
 use nexus_health::Health;
 
 pub use report::{Report, Slo, SloStatus};
@@ -190,19 +191,9 @@ impl std::fmt::Debug for MonitorBuilder {
 pub struct MonitorTasks {
     _engine: EngineTask,
     _pipeline: PipelineTask,
-    upkeep: Option<tokio::task::JoinHandle<()>>,
-    history: tokio::task::JoinHandle<()>,
-    failures: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for MonitorTasks {
-    fn drop(&mut self) {
-        if let Some(t) = self.upkeep.take() {
-            t.abort();
-        }
-        self.history.abort();
-        self.failures.abort();
-    }
+    _upkeep: Option<TaskHandle>,
+    _history: TaskHandle,
+    _failures: TaskHandle,
 }
 
 impl MonitorBuilder {
@@ -457,7 +448,7 @@ impl Monitor {
         let upkeep = self.inner.prometheus.clone().map(|h| {
             let health = self.inner.health.clone();
             let caches = self.inner.caches.clone();
-            tokio::spawn(async move {
+            TaskHandle::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(5));
                 loop {
                     tick.tick().await;
@@ -484,7 +475,7 @@ impl Monitor {
             })
         });
         let m = self.clone();
-        let history = tokio::spawn(async move {
+        let history = TaskHandle::spawn(async move {
             let mut tick = tokio::time::interval(m.inner.interval.max(Duration::from_secs(1)));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -495,9 +486,9 @@ impl Monitor {
         MonitorTasks {
             _engine: self.inner.engine.spawn(),
             _pipeline: self.inner.pipeline.spawn(),
-            upkeep,
-            history,
-            failures: tokio::spawn(failure_summary(
+            _upkeep: upkeep,
+            _history: history,
+            _failures: TaskHandle::spawn(failure_summary(
                 self.inner.health.clone(),
                 Duration::from_secs(10),
             )),

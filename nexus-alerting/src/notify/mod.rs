@@ -202,6 +202,19 @@ pub struct NotifyError {
     pub retryable: bool,
 }
 
+impl std::fmt::Display for NotifyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = if self.retryable {
+            "retryable"
+        } else {
+            "permanent"
+        };
+        write!(f, "notification failed ({kind}): {}", self.message)
+    }
+}
+
+impl std::error::Error for NotifyError {}
+
 impl NotifyError {
     /// A retryable failure.
     pub fn retry(m: impl Into<String>) -> Self {

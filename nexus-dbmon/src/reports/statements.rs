@@ -5,8 +5,8 @@
 //! `total_time` → `total_exec_time`); texts are then fetched for the top statements only, cut to a
 //! maximum length. A missing extension is a report that says which step is missing, not an error.
 //!
-//! The monitor's own statements (marked with [`STATEMENT_MARK`](crate::STATEMENT_MARK)) are left
-//! out, and the literals of utility statements are redacted ([`redact_statement`](crate::redact_statement)).
+//! The monitor's own statements (marked with [`crate::STATEMENT_MARK`]) are left
+//! out, and the literals of utility statements are redacted ([`crate::redact_statement`]).
 
 use std::collections::HashMap;
 
