@@ -20,14 +20,18 @@
 //! ([`Slot::for_key`](redis::cluster_routing::Slot::for_key)) and the groups run concurrently, so
 //! no command can fail with `CROSSSLOT`. `clear` scans each master.
 
+#[cfg(feature = "cluster")]
 use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+#[cfg(feature = "cluster")]
 use futures_util::future::try_join_all;
+#[cfg(feature = "cluster")]
+use redis::Value as RedisValue;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, Pipeline, Value as RedisValue};
+use redis::{Cmd, Pipeline};
 
 use crate::error::TierError;
 use crate::expiry::now_millis;

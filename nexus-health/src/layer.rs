@@ -112,10 +112,31 @@ impl RouteExtractor for TemplateRoute {
     }
 }
 
-#[cfg(feature = "http")]
-type DefaultExtractor = MatchedPathRoute;
-#[cfg(not(feature = "http"))]
-type DefaultExtractor = UriPathRoute;
+/// The default route extractor: axum's [`MatchedPath`](https://docs.rs/axum/latest/axum/extract/struct.MatchedPath.html)
+/// with the `http` feature (requests without one are counted as unmatched), the URI path
+/// without it (for non-axum services, e.g. tonic). One type either way, so enabling `http`
+/// (from any crate in the build) never changes `HealthLayer`'s type.
+///
+/// ```
+/// use nexus_health::{DefaultRoute, HealthLayer, Recorder, ServerErrorsAsFailures};
+/// // The same type whatever the features.
+/// let layer: HealthLayer<ServerErrorsAsFailures, DefaultRoute> = HealthLayer::new(Recorder::default());
+/// # let _ = layer;
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultRoute;
+
+impl RouteExtractor for DefaultRoute {
+    #[inline]
+    fn route<'a, B>(&'a self, req: &'a Request<B>) -> Option<&'a str> {
+        #[cfg(feature = "http")]
+        return MatchedPathRoute.route(req);
+        #[cfg(not(feature = "http"))]
+        return UriPathRoute.route(req);
+    }
+}
+
+type DefaultExtractor = DefaultRoute;
 
 /// A tower layer recording per-route requests, in-flight, errors and latency into a [`Recorder`].
 ///

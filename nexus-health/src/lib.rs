@@ -26,7 +26,7 @@ pub use http_probe::HttpProbe;
 #[cfg(feature = "http")]
 pub use layer::MatchedPathRoute;
 pub use layer::{
-    ErrorPolicy, HealthLayer, HealthService, ResponseFuture, RouteExtractor,
+    DefaultRoute, ErrorPolicy, HealthLayer, HealthService, ResponseFuture, RouteExtractor,
     ServerErrorsAsFailures, TemplateRoute, UriPathRoute,
 };
 pub use monitor::{DEFAULT_EVERY, MonitorReport, ProductionMonitor, ProductionMonitorBuilder};
