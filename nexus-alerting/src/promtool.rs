@@ -6,6 +6,12 @@
 //! `alert_rule_test` (firing alerts at `eval_time`, labels and annotations) and
 //! `promql_expr_test` (instant values; compared to 1e-9 relative). `group_eval_order` is
 //! accepted and ignored (rules here do not read each other's output).
+//!
+//! ```no_run
+//! // The same file `promtool test rules tests/rules.test.yml` runs.
+//! let report = nexus_alerting::promtool::run_file("tests/rules.test.yml").unwrap();
+//! assert!(report.ok(), "{report:?}");
+//! ```
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -7,6 +7,21 @@
 //! memory is `O(max_capacity · rate)` and a sampled access costs `O(max_capacity · rate)`;
 //! unsampled accesses cost one hash. The curve is LRU's: W-TinyLFU (moka) is usually at least
 //! as good, so it is a conservative estimate of the capacity needed.
+//!
+//! ```
+//! use nexus_cache::advisor::Shards;
+//! let mut shards = Shards::new(1.0, 1_000); // sample every key, track up to 1 000 entries
+//! for round in 0..10u64 {
+//!     for key in 0..100u64 {
+//!         shards.record(&key, round * 1_000 + key);
+//!     }
+//! }
+//! // 100 keys cycled: an LRU of 100 entries holds them all after the first round.
+//! assert!(shards.hit_ratio(100) > 0.85);
+//! assert!(shards.hit_ratio(50) < 0.1);
+//! let advice = shards.advise(50, 0.8);
+//! assert_eq!(advice.capacity_for_target.map(|c| c >= 100), Some(true));
+//! ```
 
 use std::hash::{BuildHasher, Hash};
 

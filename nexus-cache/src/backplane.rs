@@ -1,6 +1,13 @@
 //! The backplane: carries `set` / `delete` / tag / `clear` events between instances of a cache,
 //! so each evicts its L1 copy (FusionCache's design). `RedisBackplane` (feature `redis`) uses Redis pub/sub on
 //! a single node or a Redis Cluster (a `PUBLISH` reaches subscribers on every cluster node).
+//!
+//! ```
+//! use nexus_cache::backplane::{Message, Op};
+//! // What one instance tells the others after `set("user:7", …)`: evict your L1 copy.
+//! let m = Message { origin: 42, cache: "users".into(), op: Op::Set("user:7".into()) };
+//! assert!(matches!(m.op, Op::Set(ref k) if k == "user:7"));
+//! ```
 
 use std::fmt;
 

@@ -4,6 +4,17 @@
 //! and the compression used. A frame with another version, an unknown flag, a bad checksum or a
 //! payload that does not decode is a [`CodecError::Decode`], which the cache treats as a miss
 //! (and counts): a format change or a foreign writer is never a crash.
+//!
+//! ```
+//! use nexus_cache::{Codec, CodecError};
+//! let codec = Codec::default();
+//! let frame = codec.encode(&vec![1u32, 2, 3]).unwrap();
+//! assert_eq!(codec.decode::<Vec<u32>>(&frame).unwrap(), vec![1, 2, 3]);
+//! // Corrupt bytes (a flipped payload bit) are an error, never a panic or a wrong value.
+//! let mut bad = frame.to_vec();
+//! *bad.last_mut().unwrap() ^= 1;
+//! assert!(matches!(codec.decode::<Vec<u32>>(&bad), Err(CodecError::Decode(_))));
+//! ```
 
 use bytes::Bytes;
 use serde::Serialize;

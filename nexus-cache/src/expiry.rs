@@ -3,6 +3,18 @@
 //! Entries carry an absolute expiry so that a value promoted from L2 to L1 keeps its *remaining*
 //! lifetime and two processes agree on when an entry ends. All arithmetic saturates: no TTL, however
 //! large, overflows, and a timestamp in the past is simply "expired".
+//!
+//! ```
+//! use std::time::Duration;
+//! use nexus_cache::expiry::{MAX_EXPIRY, capped, expires_at, remaining};
+//! let now = 1_000_000;
+//! let at = expires_at(now, Duration::from_secs(60));
+//! assert_eq!(remaining(at, now + 15_000), Some(Duration::from_secs(45)));
+//! assert_eq!(remaining(at, at + 1), None); // expired
+//! // A promoted entry keeps its remaining lifetime, capped by the receiving tier's TTL.
+//! assert_eq!(capped(at, now, Duration::from_secs(10)), now + 10_000);
+//! assert_eq!(expires_at(u64::MAX, Duration::MAX), MAX_EXPIRY); // saturates, never overflows
+//! ```
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -21,6 +21,21 @@
 //! Histograms are recorded into fixed power-of-two buckets (1 ns … 2^39 ns ≈ 9 min): memory stays
 //! flat however many operations pass. Export publishes bucket *deltas* with
 //! `Histogram::record_many`, so a Prometheus recorder configured with buckets sees exact counts.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use nexus_cache::{MemoryTier, TieredCache};
+//! let cache: TieredCache<String> = TieredCache::builder()
+//!     .tier(MemoryTier::builder().build())
+//!     .build()
+//!     .unwrap();
+//! cache.set("k", "v".to_owned()).await.unwrap();
+//! let _ = cache.get("k").await;
+//! let _ = cache.get("missing").await;
+//! let stats = cache.stats();
+//! assert_eq!((stats.tiers[0].hits, stats.tiers[0].misses), (1, 1));
+//! # }
+//! ```
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};

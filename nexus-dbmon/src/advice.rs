@@ -1,4 +1,14 @@
 //! Advice: pure functions from reports to [`Recommendation`]s, unit-tested without a database.
+//!
+//! ```
+//! use nexus_dbmon::advice::{AdviceInput, advise};
+//! use nexus_dbmon::{AdviceConfig, BloatTier, Severity};
+//! // Pure functions: no database needed. Nothing in, nothing advised.
+//! assert!(advise(&AdviceInput::default(), &AdviceConfig::default()).is_empty());
+//! // 60 % of a 100 MB table is wasted: a warning under the default tiers.
+//! let tiers = AdviceConfig::default().bloat_tiers;
+//! assert_eq!(BloatTier::severity_of(&tiers, 0.6, 60 << 20), Some(Severity::Warning));
+//! ```
 
 use serde::{Deserialize, Serialize};
 

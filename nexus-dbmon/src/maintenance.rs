@@ -1,6 +1,12 @@
 //! Guarded maintenance: ANALYZE / VACUUM / REINDEX CONCURRENTLY from recommendations, dry-run by
 //! default, never DROP or CREATE unless enabled, one statement at a time outside any transaction,
 //! under `lock_timeout` and a statement timeout, identifiers always quoted.
+//!
+//! ```
+//! use nexus_dbmon::Maintenance;
+//! let m = Maintenance::VacuumAnalyze { schema: "public".into(), table: "orders".into() };
+//! assert_eq!(m.sql(), r#"VACUUM (ANALYZE) "public"."orders""#);
+//! ```
 
 use std::time::Duration;
 

@@ -1,5 +1,14 @@
 //! Snapshots, their bounded history, trends and capacity projection, and the `metrics` export
 //! (postgres_exporter's names, so existing dashboards work).
+//!
+//! ```
+//! use nexus_dbmon::History;
+//! // A bounded history of snapshot summaries (filled by `DbMonitor::spawn_snapshots`).
+//! let history = History::new(96);
+//! assert_eq!(history.trends(None).tables.len(), 0);
+//! let trends = history.trends(Some(100 << 30)); // project against a 100 GiB limit
+//! assert!(trends.tables.is_empty());
+//! ```
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};

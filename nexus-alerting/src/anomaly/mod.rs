@@ -9,6 +9,20 @@
 //! [`CombinedDetector`], runs both — chosen by measurement on NAB, where it scores above every
 //! published detector on the shared subset, at over a million samples per second. [`nab`] scores
 //! detectors on the Numenta Anomaly Benchmark.
+//!
+//! ```
+//! use nexus_alerting::anomaly::{CombinedDetector, Detector};
+//! let mut d = CombinedDetector::default();
+//! let mut last = 0.0;
+//! for i in 0..2_000i64 {
+//!     let value = if i == 1_900 { 500.0 } else { 10.0 + (i % 24) as f64 };
+//!     last = d.update(i * 300_000, value); // one sample every 5 min
+//!     if i == 1_900 {
+//!         assert!(last > 0.5, "the spike scores high: {last}");
+//!     }
+//! }
+//! assert!((0.0..=1.0).contains(&last));
+//! ```
 
 mod baselines;
 mod combined;

@@ -1,4 +1,16 @@
 //! The reports: each a serde struct built from one `.sql` file.
+//!
+//! ```no_run
+//! # #![allow(dead_code)]
+//! # async fn run(pool: sqlx::PgPool) -> Result<(), nexus_dbmon::DbMonError> {
+//! let monitor = nexus_dbmon::DbMonitor::builder(pool).build();
+//! let tables = monitor.tables().await?;
+//! for t in tables.tables.iter().take(5) {
+//!     println!("{}.{}: {} bytes, bloat {:?}", t.schema, t.name, t.total_bytes, t.bloat_ratio);
+//! }
+//! println!("never analyzed: {:?}, skipped (locked): {}", tables.never_analyzed, tables.skipped.len());
+//! # Ok(()) }
+//! ```
 
 pub mod connections;
 pub mod database;
