@@ -1,0 +1,206 @@
+//! What runs beside the cache: backplane publisher and listener, hot-set publishing, metrics
+//! publishing, and the per-access observers (advisor, hot keys).
+
+#[allow(unused_imports)]
+use super::*;
+
+pub(super) async fn publish_loop<V: CacheValue>(inner: Weak<Inner<V>>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match inner.upgrade() {
+            Some(i) => TieredCache { inner: i }.publish_metrics(),
+            None => return,
+        }
+    }
+}
+
+pub(super) async fn hot_loop<V: CacheValue>(inner: Weak<Inner<V>>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(i) = inner.upgrade() else { return };
+        if let Err(e) = (TieredCache { inner: i }).publish_hot_keys().await {
+            tracing::debug!(error = %e, "hot keys not published");
+        }
+    }
+}
+
+pub(super) fn random_origin() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+/// Sends this cache's changes, in order, off the caller's path.
+pub(super) async fn publisher<V: CacheValue>(
+    inner: Weak<Inner<V>>,
+    mut rx: tokio::sync::mpsc::Receiver<Op>,
+) {
+    while let Some(op) = rx.recv().await {
+        let Some(i) = inner.upgrade() else { return };
+        let Some(link) = &i.link else { return };
+        let msg = Message {
+            origin: link.origin,
+            cache: i.name.clone(),
+            op,
+        };
+        match link.backplane.publish(&msg).await {
+            Ok(()) => bump(&link.sent),
+            Err(e) => {
+                bump(&link.dropped);
+                tracing::warn!(cache = %i.name, error = %e, "backplane message not sent");
+            }
+        }
+    }
+}
+
+/// Applies other instances' changes to L1; degrades and resynchronises with the connection.
+pub(super) async fn listener<V: CacheValue>(
+    inner: Weak<Inner<V>>,
+    mut rx: tokio::sync::broadcast::Receiver<Event>,
+) {
+    use std::sync::atomic::Ordering;
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let event = rx.recv().await;
+        let Some(i) = inner.upgrade() else { return };
+        let Some(link) = &i.link else { return };
+        let l1 = i.levels.first().and_then(|l| l.memory.clone());
+        match event {
+            Ok(Event::Message(m)) if m.origin != link.origin && m.cache == i.name => {
+                bump(&link.received);
+                // The mark first, then L1: an entry written meanwhile is caught by one or the other.
+                match &m.op {
+                    Op::Tags { tags, at } => tags.iter().for_each(|t| i.clock.note(t, *at)),
+                    Op::Clear { at } => i.clock.note(CLEAR, *at),
+                    Op::Set(_) | Op::Delete(_) => {}
+                }
+                if let Some(l1) = l1 {
+                    let _ = match m.op {
+                        Op::Set(k) | Op::Delete(k) => l1.delete(&k).await.map(|_| ()),
+                        Op::Tags { tags, .. } => l1.invalidate_tags(&tags),
+                        Op::Clear { .. } => l1.clear().await,
+                    };
+                }
+            }
+            Ok(Event::Message(_)) => {}
+            Ok(Event::Disconnected) => {
+                link.degraded.store(true, Ordering::SeqCst);
+                i.clock.forget();
+                tracing::warn!(cache = %i.name, "backplane down: L1 TTLs capped until it is back");
+            }
+            Ok(Event::Connected) | Err(RecvError::Lagged(_)) => {
+                // Messages may have been missed: drop L1 rather than serve what may be stale.
+                if link.degraded.swap(false, Ordering::SeqCst) || event.is_err() {
+                    if let Some(l1) = l1 {
+                        let _ = l1.clear().await;
+                    }
+                    i.clock.forget();
+                    bump(&link.resyncs);
+                    tracing::info!(cache = %i.name, "backplane back: L1 dropped");
+                }
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+impl<V: CacheValue> TieredCache<V> {
+    /// Queues a change for the other instances (never waits).
+    pub(super) fn announce(&self, op: Op) {
+        if let Some(link) = &self.inner.link
+            && link.outbox.try_send(op).is_err()
+        {
+            bump(&link.dropped);
+        }
+    }
+
+    /// Pushes the current figures to the `metrics` facade (names in [`crate::stats`]). Called
+    /// periodically by a background task unless disabled in the builder.
+    pub fn publish_metrics(&self) {
+        let stats = self.stats();
+        let name = self.inner.name.clone();
+        for (level, t) in self.inner.levels.iter().zip(&stats.tiers) {
+            let labels = [("cache", name.clone()), ("tier", t.tier.to_string())];
+            metrics::counter!("nexus_cache_hits_total", &labels).absolute(t.hits);
+            metrics::counter!("nexus_cache_misses_total", &labels).absolute(t.misses);
+            metrics::counter!("nexus_cache_sets_total", &labels).absolute(t.sets);
+            metrics::counter!("nexus_cache_deletes_total", &labels).absolute(t.deletes);
+            metrics::counter!("nexus_cache_errors_total", &labels).absolute(t.errors);
+            metrics::counter!("nexus_cache_corrupt_total", &labels).absolute(t.corrupt);
+            metrics::counter!("nexus_cache_invalidated_total", &labels).absolute(t.invalidated);
+            metrics::counter!("nexus_cache_tag_mark_reads_total", &labels).absolute(t.mark_reads);
+            if let Some(e) = t.evictions {
+                metrics::counter!("nexus_cache_evictions_total", &labels).absolute(e);
+            }
+            if let Some(b) = t.bytes_stored {
+                metrics::gauge!("nexus_cache_bytes", &labels).set(b as f64);
+            }
+            for (op, h) in [
+                ("get", &level.counters.get_latency),
+                ("set", &level.counters.set_latency),
+            ] {
+                let metric = metrics::histogram!(
+                    "nexus_cache_operation_duration_seconds",
+                    "cache" => name.clone(), "tier" => t.tier, "op" => op
+                );
+                self.inner
+                    .exported
+                    .histogram(&format!("{}:{op}", t.tier), h, &metric);
+            }
+        }
+        let labels = [("cache", name.clone())];
+        metrics::counter!("nexus_cache_loads_total", &labels).absolute(stats.loader.loads);
+        metrics::counter!("nexus_cache_load_errors_total", &labels).absolute(stats.loader.errors);
+        let metric = metrics::histogram!("nexus_cache_load_duration_seconds", &labels);
+        self.inner
+            .exported
+            .histogram("load", &self.inner.load_latency, &metric);
+    }
+
+    /// Feeds the advisor (a hash, and a short lock for sampled keys only).
+    #[inline]
+    pub(super) fn observe(&self, key: &str) {
+        if let Some(hot) = &self.inner.hot {
+            hot.record(key);
+        }
+        if let Some((gate, shards, seen)) = &self.inner.advisor {
+            bump(seen);
+            if let Some(h) = gate.sample(key) {
+                shards
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .record_sampled(h, now_millis());
+            }
+        }
+    }
+
+    /// The hottest keys of this instance with their estimated recent accesses, hottest first
+    /// (needs [`TieredCacheBuilder::hot_keys`]).
+    pub fn hot_keys(&self) -> Vec<(String, u64)> {
+        self.inner.hot.as_ref().map(|h| h.top()).unwrap_or_default()
+    }
+
+    /// Adds this instance's hot keys to the fleet's hot set in the remote tiers; returns how
+    /// many were published.
+    pub async fn publish_hot_keys(&self) -> Result<usize, CacheError> {
+        let keys = self.hot_keys();
+        let mut first_err = None;
+        for level in self.inner.levels.iter().filter(|l| l.memory.is_none()) {
+            if let Err(e) = level.tier.publish_hot_keys(&keys).await {
+                first_err.get_or_insert(self.tier_err(level, e));
+            }
+        }
+        first_err.map_or(Ok(keys.len()), Err)
+    }
+}
