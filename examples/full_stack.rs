@@ -321,7 +321,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .probes(probes.build())
         .build();
+    // The application installs the global metrics recorder (a library never does).
+    let prometheus = nexus::monitor::install_recorder()?;
     let mut monitor = Monitor::builder("documents")
+        .prometheus_handle(prometheus)
         .health(health.clone())
         .cache("documents", &cache)
         .cache_api(

@@ -31,7 +31,6 @@ async fn call(app: &axum::Router, method: &str, path: &str, token: Option<&str>)
 async fn acting_routes_need_the_token_reading_routes_do_not() {
     let monitor = Monitor::builder("svc")
         .health(Health::builder().service_id("svc").build())
-        .prometheus(false)
         .bearer_token("t0ken")
         .build()
         .unwrap();

@@ -8,7 +8,9 @@
 //! use nexus::health::Health;
 //! # async fn f(cache: nexus::cache::TieredCache<String>) -> Result<(), Box<dyn std::error::Error>> {
 //! let health = Health::builder().service_id("documents").build();
+//! let metrics = nexus::monitor::install_recorder()?; // the application's global recorder
 //! let monitor = Monitor::builder("documents")
+//!     .prometheus_handle(metrics)
 //!     .health(health.clone())
 //!     .cache("documents", &cache)
 //!     .receiver(nexus::alerting::Receiver::webhook("ops", "http://127.0.0.1:9000/hook")?)
@@ -173,7 +175,7 @@ pub struct MonitorBuilder {
     rules: Vec<RuleGroup>,
     default_rules: bool,
     interval: Duration,
-    prometheus: bool,
+    prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
     token: Option<nexus_core::auth::BearerToken>,
 }
 
@@ -191,7 +193,7 @@ impl std::fmt::Debug for MonitorBuilder {
 pub struct MonitorTasks {
     _engine: EngineTask,
     _pipeline: PipelineTask,
-    _upkeep: Option<TaskHandle>,
+    _upkeep: TaskHandle,
     _history: TaskHandle,
     _failures: TaskHandle,
 }
@@ -256,10 +258,14 @@ impl MonitorBuilder {
         self
     }
 
-    /// Whether to install the Prometheus recorder for `/metrics` (default true; a process has
-    /// one global recorder, so a second monitor serves `/metrics` with 503).
-    pub fn prometheus(mut self, yes: bool) -> Self {
-        self.prometheus = yes;
+    /// The Prometheus recorder's handle `/metrics` renders (from [`install_recorder`], or a
+    /// `PrometheusBuilder` of your own). Without one, `/metrics` answers 503 saying so. The
+    /// monitor never installs a recorder itself: the global recorder is the application's.
+    pub fn prometheus_handle(
+        mut self,
+        handle: metrics_exporter_prometheus::PrometheusHandle,
+    ) -> Self {
+        self.prometheus = Some(handle);
         self
     }
 
@@ -323,11 +329,7 @@ impl MonitorBuilder {
                 self.service.clone(),
             )]))
             .build();
-        let prometheus = if self.prometheus {
-            install_prometheus()
-        } else {
-            None
-        };
+        let prometheus = self.prometheus;
         Ok(Monitor {
             inner: Arc::new(Inner {
                 service: self.service,
@@ -399,27 +401,31 @@ const BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0,
 ];
 
-fn install_prometheus() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+/// Installs the process's global `metrics` recorder, a Prometheus exporter with the duration
+/// buckets and HELP texts of every Nexus metric, and returns the handle to pass to
+/// [`MonitorBuilder::prometheus_handle`]. Call it once, in `main`: a library never installs a
+/// global recorder behind the application's back, so the monitor does not either.
+///
+/// ```no_run
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let handle = nexus::monitor::install_recorder()?;
+/// let monitor = nexus::monitor::Monitor::builder("documents")
+///     .health(nexus::health::Health::builder().build())
+///     .prometheus_handle(handle)
+///     .build()?;
+/// # let _ = monitor; Ok(()) }
+/// ```
+pub fn install_recorder() -> Result<metrics_exporter_prometheus::PrometheusHandle, MonitorError> {
     use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
-    let builder = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &BUCKETS);
-    let builder = match builder {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::warn!(error = %e, "Prometheus buckets rejected");
-            return None;
-        }
-    };
-    match builder.install_recorder() {
-        Ok(h) => {
-            describe::describe_all();
-            Some(h)
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "a metrics recorder is already installed: /metrics will answer 503");
-            None
-        }
-    }
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &BUCKETS)
+        .map_err(|e| MonitorError::Config(format!("Prometheus buckets: {e}")))?
+        .install_recorder()
+        .map_err(|e| {
+            MonitorError::Config(format!("a metrics recorder is already installed: {e}"))
+        })?;
+    describe::describe_all();
+    Ok(handle)
 }
 
 impl Monitor {
@@ -437,15 +443,18 @@ impl Monitor {
             rules: Vec::new(),
             default_rules: true,
             interval: Duration::from_secs(15),
-            prometheus: true,
+            prometheus: None,
             token: None,
         }
     }
 
-    /// Starts rule evaluation, alert delivery and the exporter's upkeep (every 5 s, so memory
-    /// stays flat between scrapes).
+    /// Starts rule evaluation, alert delivery, the history, and the metrics upkeep: every 5 s
+    /// the health and cache figures are published through the `metrics` facade (to whatever
+    /// recorder the application installed), and the Prometheus handle, if given, is kept up
+    /// (so memory stays flat between scrapes).
     pub fn spawn(&self) -> MonitorTasks {
-        let upkeep = self.inner.prometheus.clone().map(|h| {
+        let upkeep = {
+            let handle = self.inner.prometheus.clone();
             let health = self.inner.health.clone();
             let caches = self.inner.caches.clone();
             TaskHandle::spawn(async move {
@@ -463,17 +472,25 @@ impl Monitor {
                     let r = report.resources;
                     for (name, v) in [("cpu", r.cpu), ("memory", r.memory), ("disk", r.disk)] {
                         if let Some(v) = v {
-                            metrics::gauge!("nexus_resource_usage_ratio", "resource" => name).set(v);
+                            metrics::gauge!("nexus_resource_usage_ratio", "resource" => name)
+                                .set(v);
                         }
                     }
                     for p in &report.probes {
-                        let up = if p.status == nexus_health::ProbeStatus::Pass { 1.0 } else { 0.0 };
-                        metrics::gauge!("nexus_dependency_up", "dependency" => p.name.clone()).set(up);
+                        let up = if p.status == nexus_health::ProbeStatus::Pass {
+                            1.0
+                        } else {
+                            0.0
+                        };
+                        metrics::gauge!("nexus_dependency_up", "dependency" => p.name.clone())
+                            .set(up);
                     }
-                    h.run_upkeep();
+                    if let Some(h) = &handle {
+                        h.run_upkeep();
+                    }
                 }
             })
-        });
+        };
         let m = self.clone();
         let history = TaskHandle::spawn(async move {
             let mut tick = tokio::time::interval(m.inner.interval.max(Duration::from_secs(1)));

@@ -330,7 +330,7 @@ async fn prometheus(State(m): State<Monitor>) -> Response {
             .into_response(),
         None => error(
             StatusCode::SERVICE_UNAVAILABLE,
-            "the Prometheus recorder is not installed in this process",
+            "no Prometheus recorder: call nexus::monitor::install_recorder() in main and pass the handle to MonitorBuilder::prometheus_handle",
         ),
     }
 }
