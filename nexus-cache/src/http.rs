@@ -37,6 +37,8 @@ use serde_json::{Value, json};
 
 use crate::cache::{EntryOptions, TieredCache};
 use crate::error::CacheError;
+use nexus_core::auth::BearerToken;
+use nexus_core::json::error;
 
 /// Default largest request body (1 MiB).
 pub const MAX_BODY: usize = 1 << 20;
@@ -126,9 +128,6 @@ impl CacheRouter {
             .with_state(state)
     }
 }
-
-use nexus_core::auth::BearerToken;
-use nexus_core::json::error;
 
 fn cache_error(e: CacheError) -> Response {
     match e {

@@ -44,6 +44,8 @@ use crate::error::DbMonError;
 use crate::maintenance::OptimizeOptions;
 use crate::monitor::DbMonitor;
 use crate::pool::PoolObserver;
+use nexus_core::auth::BearerToken;
+use nexus_core::json::error;
 
 /// Largest accepted request body.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -183,9 +185,6 @@ impl DbRouter {
             .with_state(state)
     }
 }
-
-use nexus_core::auth::BearerToken;
-use nexus_core::json::error;
 
 fn answer<T: Serialize>(r: Result<T, DbMonError>) -> Response {
     match r {

@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::{Monitor, report};
+use nexus_core::json::error;
 
 pub(super) fn router(m: Monitor) -> Router {
     let mut r = Router::new()
@@ -82,8 +83,6 @@ async fn no_database() -> Response {
         "database monitoring is not configured",
     )
 }
-
-use nexus_core::json::error;
 
 async fn health(State(m): State<Monitor>) -> Response {
     Json(m.inner.health.report()).into_response()
