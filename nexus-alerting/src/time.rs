@@ -1,7 +1,7 @@
 //! Time: Prometheus durations, RFC 3339 timestamps, and a clock that follows tokio's (so tests
 //! run on a paused clock).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// Milliseconds since the Unix epoch: the unit of every timestamp in this crate.
 pub type Millis = i64;
@@ -86,30 +86,9 @@ pub fn format_duration(d: Duration) -> String {
     out
 }
 
-/// RFC 3339 in UTC with milliseconds (`2026-11-27T11:37:07.000Z`).
-pub fn rfc3339(ms: Millis) -> String {
-    let secs = ms.div_euclid(1000);
-    let milli = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
-}
+/// RFC 3339 in UTC with milliseconds (`2026-11-27T11:37:07.000Z`), as every receiver prints
+/// `startsAt`/`endsAt`.
+pub use nexus_core::time::rfc3339_millis as rfc3339;
 
 /// Wall-clock milliseconds that advance with tokio's clock: anchored to `SystemTime` once, then
 /// moved by `tokio::time::Instant`, so a paused test clock drives rules and timers alike.
@@ -157,10 +136,7 @@ impl Default for Clock {
 }
 
 fn now_wall() -> Millis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as Millis)
-        .unwrap_or(0)
+    nexus_core::time::unix_millis(SystemTime::now())
 }
 
 pub(crate) fn ms(d: Duration) -> Millis {
@@ -189,12 +165,5 @@ mod tests {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
         assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
-    }
-
-    #[test]
-    fn rfc3339_known_points() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
-        assert_eq!(rfc3339(1_795_779_427_123), "2026-11-27T11:37:07.123Z");
     }
 }

@@ -40,9 +40,9 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use nexus_core::histogram::Counts;
 use serde::Serialize;
 
-const BUCKETS: usize = 40;
 /// Counters are striped over this many cache lines so threads do not contend on one.
 const STRIPES: usize = 8;
 
@@ -91,60 +91,39 @@ impl Counter {
     }
 }
 
-/// A lock-free histogram of durations in nanoseconds, in power-of-two buckets, striped like
-/// [`Counter`]. The last slot of each stripe holds the sum.
+/// A lock-free latency histogram ([`nexus_core::histogram`]), striped like [`Counter`].
 #[derive(Debug)]
 pub(crate) struct Histogram {
-    stripes: [Line<[AtomicU64; BUCKETS + 1]>; STRIPES],
+    stripes: [Line<nexus_core::histogram::Histogram>; STRIPES],
 }
 
 impl Histogram {
     pub(crate) fn new() -> Self {
         Self {
-            stripes: std::array::from_fn(|_| Line(std::array::from_fn(|_| AtomicU64::new(0)))),
+            stripes: std::array::from_fn(|_| Line(nexus_core::histogram::Histogram::new())),
         }
     }
 
     #[inline]
     pub(crate) fn record(&self, ns: u64) {
-        let i = (u64::BITS - ns.leading_zeros()) as usize;
-        let line = &self.stripes[stripe()].0;
-        line[i.min(BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
-        line[BUCKETS].fetch_add(ns, Ordering::Relaxed);
+        self.stripes[stripe()].0.record(ns);
     }
 
-    fn counts(&self) -> [u64; BUCKETS] {
-        std::array::from_fn(|i| {
-            self.stripes
-                .iter()
-                .map(|s| s.0[i].load(Ordering::Relaxed))
-                .sum()
-        })
+    fn counts(&self) -> Counts {
+        let mut all = Counts::default();
+        for s in &self.stripes {
+            all.add(&s.0.counts());
+        }
+        all
     }
 
     pub(crate) fn snapshot(&self) -> Latency {
-        let sum = self.stripes.iter().fold(0u64, |a, s| {
-            a.wrapping_add(s.0[BUCKETS].load(Ordering::Relaxed))
-        });
-        Latency::from_counts(&self.counts(), sum)
-    }
-}
-
-/// Upper bound of bucket `i`, in nanoseconds (bucket `i` holds `[2^(i-1), 2^i)`).
-fn upper_ns(i: usize) -> f64 {
-    if i == 0 { 1.0 } else { (1u64 << i) as f64 }
-}
-
-fn lower_ns(i: usize) -> f64 {
-    if i == 0 {
-        0.0
-    } else {
-        (1u64 << (i - 1)) as f64
+        Latency::from_counts(&self.counts())
     }
 }
 
 /// A latency summary from a histogram (microseconds; quantiles interpolated inside the bucket,
-/// so within a factor of 2 of the truth at worst).
+/// within ±25 % of the truth).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct Latency {
@@ -161,29 +140,13 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn from_counts(counts: &[u64; BUCKETS], sum_ns: u64) -> Self {
-        let count: u64 = counts.iter().sum();
-        if count == 0 {
-            return Self::default();
-        }
-        let q = |p: f64| -> f64 {
-            let rank = p * count as f64;
-            let mut seen = 0u64;
-            for (i, &c) in counts.iter().enumerate() {
-                if c > 0 && (seen + c) as f64 >= rank {
-                    let into = ((rank - seen as f64) / c as f64).clamp(0.0, 1.0);
-                    return (lower_ns(i) + into * (upper_ns(i) - lower_ns(i))) / 1e3;
-                }
-                seen += c;
-            }
-            upper_ns(BUCKETS - 1) / 1e3
-        };
+    fn from_counts(c: &Counts) -> Self {
         Self {
-            count,
-            mean_us: sum_ns as f64 / count as f64 / 1e3,
-            p50_us: q(0.50),
-            p95_us: q(0.95),
-            p99_us: q(0.99),
+            count: c.count(),
+            mean_us: c.mean() * 1e6,
+            p50_us: c.quantile(0.50) * 1e6,
+            p95_us: c.quantile(0.95) * 1e6,
+            p99_us: c.quantile(0.99) * 1e6,
         }
     }
 }
@@ -335,7 +298,7 @@ pub(crate) fn ratio(hits: u64, misses: u64) -> f64 {
 /// Remembers what was last exported so histogram buckets are published as deltas.
 #[derive(Debug, Default)]
 pub(crate) struct Exported {
-    last: Mutex<std::collections::HashMap<String, [u64; BUCKETS]>>,
+    last: Mutex<std::collections::HashMap<String, Counts>>,
 }
 
 impl Exported {
@@ -343,15 +306,8 @@ impl Exported {
     pub(crate) fn histogram(&self, id: &str, h: &Histogram, metric: &metrics::Histogram) {
         let now = h.counts();
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        let prev = last.entry(id.to_owned()).or_insert([0; BUCKETS]);
-        for i in 0..BUCKETS {
-            let delta = now[i].saturating_sub(prev[i]);
-            if delta > 0 {
-                // Record at the bucket's midpoint so any exporter bucket boundary at a power of two
-                // receives exactly this bucket's count.
-                metric.record_many((lower_ns(i) + upper_ns(i)) / 2.0 / 1e9, delta as usize);
-            }
-        }
+        let prev = last.entry(id.to_owned()).or_default();
+        now.since(prev).record_into(metric);
         *prev = now;
     }
 }

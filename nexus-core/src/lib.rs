@@ -4,6 +4,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+pub mod histogram;
 #[cfg(feature = "http")]
 pub mod json;
 pub mod task;
+pub mod time;

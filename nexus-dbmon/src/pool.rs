@@ -9,15 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use nexus_core::histogram::Histogram;
 use serde::Serialize;
-
-const BUCKETS: usize = 28; // 2^0 µs … 2^27 µs (~134 s)
 
 /// Acquisition figures shared by the observed pools.
 #[derive(Debug)]
 struct AcquireStats {
-    buckets: [AtomicU64; BUCKETS],
-    sum_us: AtomicU64,
+    wait: Histogram,
     timeouts: AtomicU64,
     slow: AtomicU64,
     slow_acquire: Duration,
@@ -26,8 +24,7 @@ struct AcquireStats {
 impl AcquireStats {
     fn new(slow_acquire: Duration) -> Self {
         Self {
-            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
-            sum_us: AtomicU64::new(0),
+            wait: Histogram::new(),
             timeouts: AtomicU64::new(0),
             slow: AtomicU64::new(0),
             slow_acquire,
@@ -35,10 +32,7 @@ impl AcquireStats {
     }
 
     fn record(&self, waited: Duration, timed_out: bool) {
-        let us = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
-        let i = (u64::BITS - us.leading_zeros()) as usize;
-        self.buckets[i.min(BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
-        self.sum_us.fetch_add(us, Ordering::Relaxed);
+        self.wait.record_duration(waited);
         if timed_out {
             self.timeouts.fetch_add(1, Ordering::Relaxed);
         } else if waited > self.slow_acquire {
@@ -47,32 +41,13 @@ impl AcquireStats {
     }
 
     fn summary(&self) -> (u64, u64, u64, AcquireWait) {
-        let counts: Vec<u64> = self
-            .buckets
-            .iter()
-            .map(|b| b.load(Ordering::Relaxed))
-            .collect();
-        let n: u64 = counts.iter().sum();
-        let q = |p: f64| -> f64 {
-            let rank = p * n as f64;
-            let mut seen = 0;
-            for (i, &c) in counts.iter().enumerate() {
-                seen += c;
-                if c > 0 && seen as f64 >= rank {
-                    return (1u64 << i) as f64 / 1e3; // bucket upper bound, ms
-                }
-            }
-            0.0
-        };
-        let wait = if n == 0 {
-            AcquireWait::default()
-        } else {
-            AcquireWait {
-                mean_ms: self.sum_us.load(Ordering::Relaxed) as f64 / n as f64 / 1e3,
-                p50_ms: q(0.5),
-                p95_ms: q(0.95),
-                p99_ms: q(0.99),
-            }
+        let c = self.wait.counts();
+        let n = c.count();
+        let wait = AcquireWait {
+            mean_ms: c.mean() * 1e3,
+            p50_ms: c.quantile(0.5) * 1e3,
+            p95_ms: c.quantile(0.95) * 1e3,
+            p99_ms: c.quantile(0.99) * 1e3,
         };
         (
             n,
@@ -83,7 +58,7 @@ impl AcquireStats {
     }
 }
 
-/// Acquire wait times (bucket upper bounds: within 2× of the truth).
+/// Acquire wait times (interpolated in [`nexus_core::histogram`] buckets: within ±25 % of the truth).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct AcquireWait {

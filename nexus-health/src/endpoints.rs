@@ -184,7 +184,7 @@ fn document(health: &Health, report: &HealthReport, status: &str) -> Value {
             "observedValue": round(p.duration_ms),
             "observedUnit": "ms",
             "status": match p.status { ProbeStatus::Pass => "pass", ProbeStatus::Fail if !p.critical => "warn", _ => "fail" },
-            "time": p.checked_at.map(crate::time::rfc3339).unwrap_or_else(|| time.clone()),
+            "time": p.checked_at.map(nexus_core::time::rfc3339).unwrap_or_else(|| time.clone()),
         });
         if let Some(m) = &p.message {
             v["output"] = json!(m);

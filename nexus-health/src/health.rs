@@ -203,7 +203,7 @@ impl Health {
             probes,
             resources,
             uptime_seconds: self.inner.started.elapsed().as_secs_f64(),
-            time: crate::time::rfc3339(SystemTime::now()),
+            time: nexus_core::time::rfc3339(SystemTime::now()),
         }
     }
 

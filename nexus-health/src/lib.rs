@@ -4,7 +4,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod health;
-mod histogram;
 #[cfg(feature = "http")]
 mod http_probe;
 mod layer;
@@ -15,7 +14,6 @@ mod recorder;
 mod resources;
 mod score;
 mod task;
-mod time;
 
 #[cfg(feature = "http")]
 pub mod endpoints;

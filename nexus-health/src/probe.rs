@@ -91,7 +91,7 @@ pub(crate) mod rfc3339_opt {
         s: S,
     ) -> Result<S::Ok, S::Error> {
         match t {
-            Some(t) => s.serialize_str(&crate::time::rfc3339(*t)),
+            Some(t) => s.serialize_str(&nexus_core::time::rfc3339(*t)),
             None => s.serialize_none(),
         }
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use serde::Serialize;
 
-use crate::histogram::{AtomicHistogram, Counts, lower, upper};
+use nexus_core::histogram::{Counts, Histogram};
 
 /// Route label of requests no route template matched (scanners, typos): one series for all.
 pub const UNMATCHED: &str = "unmatched";
@@ -62,7 +62,7 @@ pub(crate) struct Series {
     status_classes: [AtomicU64; 5],
     satisfied: AtomicU64,
     tolerating: AtomicU64,
-    latency: AtomicHistogram,
+    latency: Histogram,
 }
 
 impl Series {
@@ -74,7 +74,7 @@ impl Series {
             status_classes: std::array::from_fn(|_| AtomicU64::new(0)),
             satisfied: AtomicU64::new(0),
             tolerating: AtomicU64::new(0),
-            latency: AtomicHistogram::new(),
+            latency: Histogram::new(),
         }
     }
 
@@ -86,7 +86,7 @@ impl Series {
             status_classes: std::array::from_fn(|i| self.status_classes[i].load(Ordering::Relaxed)),
             satisfied: self.satisfied.load(Ordering::Relaxed),
             tolerating: self.tolerating.load(Ordering::Relaxed),
-            latency: self.latency.load(),
+            latency: self.latency.counts(),
         }
     }
 }
@@ -551,12 +551,7 @@ impl Recorder {
             }
             let h = metrics::histogram!("http_server_request_duration_seconds", &labels);
             let prev = exported.entry((route.clone(), *m)).or_default();
-            let delta = c.latency.since(prev);
-            for (i, n) in delta.buckets.iter().enumerate() {
-                if *n > 0 {
-                    h.record_many((lower(i) + upper(i)) / 2.0 / 1e9, *n as usize);
-                }
-            }
+            c.latency.since(prev).record_into(&h);
             *prev = c.latency;
         }
         for r in self.inner.routes.load().values() {

@@ -396,13 +396,9 @@ pub fn with_request_ids(router: axum::Router) -> axum::Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
-/// Histogram buckets of the duration metrics, in seconds (5 ms … 10 s).
-const BUCKETS: [f64; 12] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0,
-];
-
 /// Installs the process's global `metrics` recorder, a Prometheus exporter with the duration
-/// buckets and HELP texts of every Nexus metric, and returns the handle to pass to
+/// buckets (powers of two of nanoseconds, 65 µs … 17 s, so the crates' pre-binned histograms
+/// export exactly) and HELP texts of every Nexus metric, and returns the handle to pass to
 /// [`MonitorBuilder::prometheus_handle`]. Call it once, in `main`: a library never installs a
 /// global recorder behind the application's back, so the monitor does not either.
 ///
@@ -417,8 +413,12 @@ const BUCKETS: [f64; 12] = [
 /// ```
 pub fn install_recorder() -> Result<metrics_exporter_prometheus::PrometheusHandle, MonitorError> {
     use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    // The crates pre-bin durations in `nexus_core::histogram` buckets: exporter buckets at
+    // bounds of that histogram (powers of two of nanoseconds, ~65 µs … ~17 s) receive every
+    // count exactly.
+    let bounds = nexus_core::histogram::export_bounds_seconds(60e-6, 20.0);
     let handle = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &BUCKETS)
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &bounds)
         .map_err(|e| MonitorError::Config(format!("Prometheus buckets: {e}")))?
         .install_recorder()
         .map_err(|e| {

@@ -95,25 +95,9 @@ impl DataFile {
     }
 }
 
-/// Parses `YYYY-MM-DD HH:MM:SS[.ffffff]` as naive seconds.
+/// Parses `YYYY-MM-DD HH:MM:SS[.ffffff]` as naive seconds (UTC).
 pub fn parse_time(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (date, time) = s.split_once([' ', 'T']).unwrap_or((s, "00:00:00"));
-    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
-    let (y, m, dd) = (d.next()??, d.next()??, d.next()??);
-    let time = time.split('.').next()?;
-    let mut t = time.split(':').map(|x| x.parse::<i64>().ok());
-    let (h, mi) = (t.next()??, t.next()??);
-    let sec = t.next().flatten().unwrap_or(0);
-    // days_from_civil (Howard Hinnant)
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + dd - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + mi * 60 + sec)
+    nexus_core::time::parse_utc_seconds(s)
 }
 
 /// Loads every labelled file under `root` (`data/`, `labels/combined_windows.json`).
