@@ -17,6 +17,7 @@ use crate::source::Source;
 use crate::store::{self, Sample, Store};
 use crate::template::TemplateData;
 use crate::time::{Clock, Millis, ms};
+use nexus_core::task::TaskHandle;
 
 /// Resolved alerts are kept (and re-sent) this long, as in Prometheus.
 const RESOLVED_RETENTION: Millis = 15 * 60_000;
@@ -832,16 +833,6 @@ impl EngineBuilder {
     }
 }
 
-/// The running evaluation loop; dropping it stops the loop.
-#[derive(Debug)]
-pub struct EngineTask(tokio::task::JoinHandle<()>);
-
-impl Drop for EngineTask {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 impl Engine {
     /// Starts building.
     pub fn builder() -> EngineBuilder {
@@ -943,16 +934,17 @@ impl Engine {
         self.eval_lock().alerts()
     }
 
-    /// Runs [`evaluate_now`](Self::evaluate_now) every interval until the task is dropped.
-    pub fn spawn(&self) -> EngineTask {
+    /// Runs [`evaluate_now`](Self::evaluate_now) every interval until the returned handle is
+    /// dropped. Call it inside a Tokio runtime.
+    pub fn spawn(&self) -> TaskHandle {
         let me = self.clone();
-        EngineTask(tokio::spawn(async move {
+        TaskHandle::spawn(async move {
             let mut tick = tokio::time::interval(me.inner.interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
                 me.evaluate_now().await;
             }
-        }))
+        })
     }
 }

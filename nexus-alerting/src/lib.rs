@@ -22,13 +22,12 @@ mod template;
 mod time;
 
 pub use alert::{ActiveAlert, Alert, AlertState};
-pub use engine::{
-    AlertSink, DetectorFactory, Engine, EngineBuilder, EngineTask, EvalConfig, Evaluator,
-};
+pub use engine::{AlertSink, DetectorFactory, Engine, EngineBuilder, EvalConfig, Evaluator};
 pub use error::Error;
 pub use expr::{CmpOp, Expr, ExprError, Operand, RangeFn, Selector};
 pub use labels::{ALERT_NAME, Labels, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, matches_all};
+pub use nexus_core::task::TaskHandle;
 pub use notify::{
     AlertmanagerNotifier, HttpClient, Notification, Notifier, NotifyError, PagerDutyNotifier,
     Receiver, RetryPolicy, Secret, SlackNotifier, Status, WebhookNotifier,
@@ -36,8 +35,8 @@ pub use notify::{
 #[cfg(feature = "email")]
 pub use notify::{EmailNotifier, SmtpSecurity};
 pub use pipeline::{
-    Ack, Escalation, InhibitRule, Job, Muted, Pipeline, PipelineAlert, PipelineBuilder,
-    PipelineTask, Route, Silence, SilenceState,
+    Ack, Escalation, InhibitRule, Job, Muted, Pipeline, PipelineAlert, PipelineBuilder, Route,
+    Silence, SilenceState,
 };
 pub use rule::{FlapPolicy, Rule, RuleBuilder, RuleGroup, Severity};
 pub use rulefile::{DEFAULT_RULES, default_rules, load_rule_file, parse_rule_file};

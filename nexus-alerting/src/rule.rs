@@ -1,54 +1,13 @@
 //! `Rule`: an alerting rule (expression, `for`, `keep_firing_for`, labels, annotations) plus the
 //! extensions Prometheus lacks: a clear threshold (hysteresis), severity tiers and a flap policy.
 
-use std::fmt;
 use std::time::Duration;
-
-use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::expr::{CmpOp, Expr};
 use crate::template::Template;
 
-/// Alert severity, ordered `Info < Warning < Critical`. Carried as the `severity` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum Severity {
-    /// 1-hour response (spec).
-    Info,
-    /// 15-minute response (spec).
-    Warning,
-    /// Immediate response (spec).
-    Critical,
-}
-
-impl Severity {
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-
-    /// Parses a label value (case-insensitive; `page`/`error` → critical, `warn` → warning).
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "critical" | "page" | "error" => Some(Severity::Critical),
-            "warning" | "warn" => Some(Severity::Warning),
-            "info" | "none" => Some(Severity::Info),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use nexus_core::severity::Severity;
 
 /// Flap handling: an alert that starts firing `max_starts` times within `window` is marked
 /// flapping and held open until its condition has stayed false for a whole `window`.

@@ -31,6 +31,7 @@ pub use cache::{
 pub use codec::{Codec, Compression, Format};
 pub use error::{CacheError, CodecError, TierError};
 pub use memory::{MemoryTier, MemoryTierBuilder};
+pub use nexus_core::task::TaskHandle;
 #[cfg(feature = "redis")]
 pub use redis_backplane::RedisBackplane;
 #[cfg(feature = "cluster")]

@@ -7,5 +7,7 @@ pub mod auth;
 pub mod histogram;
 #[cfg(feature = "http")]
 pub mod json;
+pub mod metric;
+pub mod severity;
 pub mod task;
 pub mod time;

@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use nexus_core::task::TaskHandle;
 use serde::Serialize;
 
 use crate::layer::HealthLayer;
@@ -154,6 +155,25 @@ impl Health {
     /// The layer that feeds this health's recorder.
     pub fn layer(&self) -> HealthLayer {
         HealthLayer::new(self.inner.recorder.clone())
+    }
+
+    /// Starts the background work of this health: the recorder's slice snapshots and metrics
+    /// publishing ([`Recorder::spawn`]) and the probe rounds ([`Probes::spawn`]), in one task
+    /// that stops when the handle is dropped. Call it once, inside a Tokio runtime, and keep the
+    /// handle as long as the service runs; nothing starts behind your back.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let health = nexus_health::Health::builder().build();
+    /// let _tasks = health.spawn(); // dropped at the end of main: the loops stop
+    /// assert!(health.ready());
+    /// # }
+    /// ```
+    pub fn spawn(&self) -> TaskHandle {
+        let (recorder, probes) = (self.inner.recorder.clone(), self.inner.probes.clone());
+        TaskHandle::spawn(async move {
+            tokio::join!(recorder.run(), probes.run());
+        })
     }
 
     /// The request recorder.

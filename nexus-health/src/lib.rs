@@ -13,7 +13,6 @@ mod probes;
 mod recorder;
 mod resources;
 mod score;
-mod task;
 
 #[cfg(feature = "http")]
 pub mod endpoints;
@@ -28,6 +27,7 @@ pub use layer::{
     ServerErrorsAsFailures, TemplateRoute, UriPathRoute,
 };
 pub use monitor::{DEFAULT_EVERY, MonitorReport, ProductionMonitor, ProductionMonitorBuilder};
+pub use nexus_core::task::TaskHandle;
 #[cfg(feature = "postgres")]
 pub use probe::PostgresProbe;
 #[cfg(feature = "redis")]

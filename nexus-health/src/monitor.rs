@@ -201,10 +201,11 @@ impl ProductionMonitor {
             .collect()
     }
 
-    /// Runs a round every `every` (first one immediately) until the returned handle is aborted.
-    pub fn spawn(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+    /// Runs a round every `every` (first one immediately) until the returned handle is dropped.
+    /// Call it inside a Tokio runtime.
+    pub fn spawn(&self, every: Duration) -> nexus_core::task::TaskHandle {
         let me = self.clone();
-        tokio::spawn(async move {
+        nexus_core::task::TaskHandle::spawn(async move {
             let mut tick = tokio::time::interval(every.max(Duration::from_millis(1)));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use futures_util::future::join_all;
+use nexus_core::task::TaskHandle;
 
 use crate::probe::{DEFAULT_TIMEOUT, Probe, ProbeResult, ProbeStatus};
 
@@ -109,9 +110,10 @@ struct Inner {
     specs: Vec<ProbeSpec>,
     results: ArcSwap<Vec<ProbeResult>>,
     round: tokio::sync::Mutex<()>,
+    every: Duration,
 }
 
-/// The set of probes of a service, checked in the background.
+/// The set of probes of a service, checked in the background once [spawned](Probes::spawn).
 ///
 /// ```
 /// use nexus_health::{FnProbe, ProbeSpec, ProbeStatus, Probes};
@@ -145,27 +147,22 @@ impl ProbesBuilder {
         self
     }
 
-    /// How often probes run in the background (default 10 s; `Duration::ZERO` for never, i.e.
-    /// only on [`Probes::check_now`]).
+    /// How often [`Probes::spawn`]'s task runs a round (default 10 s; `Duration::ZERO` for
+    /// never, i.e. only on [`Probes::check_now`]).
     pub fn interval(mut self, every: Duration) -> Self {
         self.interval = Some(every);
         self
     }
 
-    /// Builds; inside a Tokio runtime, starts the background round (first round immediately).
+    /// Builds. It starts nothing: [`Probes::spawn`] starts the rounds.
     pub fn build(self) -> Probes {
         let results = self.specs.iter().map(ProbeSpec::pending).collect();
         let inner = Arc::new(Inner {
             specs: self.specs,
             results: ArcSwap::from_pointee(results),
             round: tokio::sync::Mutex::new(()),
+            every: self.interval.unwrap_or(Duration::from_secs(10)),
         });
-        let every = self.interval.unwrap_or(Duration::from_secs(10));
-        if !every.is_zero() && !inner.specs.is_empty() {
-            crate::task::every(&inner, every, |inner| async move {
-                Probes { inner }.check_now().await;
-            });
-        }
         Probes { inner }
     }
 }
@@ -174,6 +171,26 @@ impl Probes {
     /// A builder.
     pub fn builder() -> ProbesBuilder {
         ProbesBuilder::default()
+    }
+
+    /// Starts the background rounds (the first at once), one every
+    /// [`interval`](ProbesBuilder::interval); stops when the handle is dropped. Call it inside
+    /// a Tokio runtime ([`Health::spawn`](crate::Health::spawn) does it for a whole `Health`).
+    pub fn spawn(&self) -> TaskHandle {
+        TaskHandle::spawn(self.clone().run())
+    }
+
+    pub(crate) async fn run(self) {
+        let every = self.inner.every;
+        if every.is_zero() || self.inner.specs.is_empty() {
+            return;
+        }
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.check_now().await;
+        }
     }
 
     /// No probes at all.

@@ -14,6 +14,7 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 
 use nexus_core::histogram::{Counts, Histogram};
+use nexus_core::task::TaskHandle;
 
 /// Route label of requests no route template matched (scanners, typos): one series for all.
 pub const UNMATCHED: &str = "unmatched";
@@ -310,15 +311,15 @@ impl RecorderBuilder {
         self
     }
 
-    /// How often figures are pushed to the `metrics` facade (default every 5 s; `None`: only on
-    /// [`Recorder::publish_metrics`]).
+    /// How often [`Recorder::spawn`]'s task pushes figures to the `metrics` facade (default
+    /// every 5 s; `None`: only on [`Recorder::publish_metrics`]).
     pub fn metrics_interval(mut self, every: Option<Duration>) -> Self {
         self.metrics_interval = every;
         self
     }
 
-    /// Builds the recorder. Inside a Tokio runtime it also starts the task that takes slice
-    /// snapshots and publishes metrics (it ends when the recorder is dropped).
+    /// Builds the recorder. It starts nothing: windows are brought up to date when read, and
+    /// [`Recorder::spawn`] starts the task that takes a snapshot every slice and publishes metrics.
     pub fn build(self) -> Recorder {
         let mut map = RouteMap::default();
         for r in [UNMATCHED, OVERFLOW] {
@@ -334,14 +335,7 @@ impl RecorderBuilder {
             started: quanta::Instant::now(),
             ring: Mutex::new(VecDeque::new()),
             exported: Mutex::new(HashMap::new()),
-        });
-        let publish = self.metrics_interval;
-        let every = publish.map_or(self.slice, |p| p.min(self.slice));
-        crate::task::every(&inner, every, move |inner| async move {
-            inner.tick(quanta::Instant::now());
-            if publish.is_some() {
-                Recorder { inner }.publish_metrics();
-            }
+            publish: self.metrics_interval,
         });
         Recorder { inner }
     }
@@ -358,6 +352,7 @@ struct Inner {
     started: quanta::Instant,
     ring: Mutex<VecDeque<Snap>>,
     exported: Mutex<HashMap<Key, Counts>>,
+    publish: Option<Duration>,
 }
 
 /// Per-route request figures shared by every [`HealthService`](crate::HealthService) clone.
@@ -379,6 +374,35 @@ impl Default for Recorder {
 }
 
 impl Recorder {
+    /// Starts the background task: a window snapshot every slice, and metrics published every
+    /// [`metrics_interval`](RecorderBuilder::metrics_interval). Stops when the handle is
+    /// dropped. Call it inside a Tokio runtime ([`Health::spawn`](crate::Health::spawn) does it
+    /// for a whole `Health`).
+    pub fn spawn(&self) -> TaskHandle {
+        TaskHandle::spawn(self.clone().run())
+    }
+
+    pub(crate) async fn run(self) {
+        let every = self
+            .inner
+            .publish
+            .map_or(self.inner.slice, |p| p.min(self.inner.slice));
+        let mut tick = tokio::time::interval(every.max(Duration::from_millis(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut published = quanta::Instant::now();
+        loop {
+            tick.tick().await;
+            let now = quanta::Instant::now();
+            self.inner.tick(now);
+            if let Some(p) = self.inner.publish
+                && now.saturating_duration_since(published) >= p.saturating_sub(every / 2)
+            {
+                published = now;
+                self.publish_metrics();
+            }
+        }
+    }
+
     /// Defaults: 256 routes, Apdex T 500 ms, 5-minute window in 30 s slices.
     pub fn builder() -> RecorderBuilder {
         RecorderBuilder {

@@ -63,5 +63,5 @@ async fn rounds_on_schedule_with_bounded_history() {
     tokio::time::sleep(DEFAULT_EVERY * 4).await;
     assert_eq!(rounds.load(Ordering::SeqCst), 6);
     assert_eq!(monitor.history().len(), 3, "history is bounded");
-    task.abort();
+    drop(task);
 }

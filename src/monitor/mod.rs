@@ -78,8 +78,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use nexus_alerting::{
-    Engine, EngineTask, Notification, Notifier, NotifyError, Pipeline, PipelineTask, Receiver,
-    Route, RuleGroup,
+    Engine, Notification, Notifier, NotifyError, Pipeline, Receiver, Route, RuleGroup,
 };
 use nexus_cache::{CacheValue, TieredCache};
 use nexus_core::task::TaskHandle;
@@ -122,10 +121,14 @@ impl Notifier for LogNotifier {
     }
 }
 
+type Publish = Arc<dyn Fn() + Send + Sync>;
+
 pub(crate) struct Inner {
     pub(crate) service: String,
     pub(crate) health: Health,
     pub(crate) caches: Vec<(String, source::StatsFn)>,
+    /// Each monitored cache's `publish_metrics`.
+    pub(crate) publishers: Vec<Publish>,
     pub(crate) cache_api: Option<TieredCache<serde_json::Value>>,
     #[cfg(feature = "dbmon")]
     pub(crate) db: Option<nexus_dbmon::DbMonitor>,
@@ -167,6 +170,7 @@ pub struct MonitorBuilder {
     service: String,
     health: Option<Health>,
     caches: Vec<(String, source::StatsFn)>,
+    publishers: Vec<Publish>,
     cache_api: Option<TieredCache<serde_json::Value>>,
     #[cfg(feature = "dbmon")]
     db: Option<nexus_dbmon::DbMonitor>,
@@ -191,11 +195,12 @@ impl std::fmt::Debug for MonitorBuilder {
 /// it stops them.
 #[derive(Debug)]
 pub struct MonitorTasks {
-    _engine: EngineTask,
-    _pipeline: PipelineTask,
+    _engine: TaskHandle,
+    _pipeline: TaskHandle,
     _upkeep: TaskHandle,
     _history: TaskHandle,
     _failures: TaskHandle,
+    _health: TaskHandle,
 }
 
 impl MonitorBuilder {
@@ -205,11 +210,14 @@ impl MonitorBuilder {
         self
     }
 
-    /// A cache whose hit ratio per tier is monitored (the `LowCacheHitRatio` rule).
+    /// A cache whose hit ratio per tier is monitored (the `LowCacheHitRatio` rule) and whose
+    /// figures [`Monitor::spawn`] publishes every 5 s (no need for the cache's own `spawn`).
     pub fn cache<V: CacheValue>(mut self, name: &str, cache: &TieredCache<V>) -> Self {
         let c = cache.clone();
         self.caches
             .push((name.to_owned(), Arc::new(move || c.stats())));
+        let c = cache.clone();
+        self.publishers.push(Arc::new(move || c.publish_metrics()));
         self
     }
 
@@ -335,6 +343,7 @@ impl MonitorBuilder {
                 service: self.service,
                 health,
                 caches: self.caches,
+                publishers: self.publishers,
                 cache_api: self.cache_api,
                 #[cfg(feature = "dbmon")]
                 db: self.db,
@@ -435,6 +444,7 @@ impl Monitor {
             service: service.to_owned(),
             health: None,
             caches: Vec::new(),
+            publishers: Vec::new(),
             cache_api: None,
             #[cfg(feature = "dbmon")]
             db: None,
@@ -448,20 +458,25 @@ impl Monitor {
         }
     }
 
-    /// Starts rule evaluation, alert delivery, the history, and the metrics upkeep: every 5 s
-    /// the health and cache figures are published through the `metrics` facade (to whatever
+    /// Starts rule evaluation, alert delivery, the history, the health's own tasks
+    /// ([`Health::spawn`]: recorder slices, metrics, probe rounds) and the metrics upkeep: every
+    /// 5 s the health and cache figures are published through the `metrics` facade (to whatever
     /// recorder the application installed), and the Prometheus handle, if given, is kept up
-    /// (so memory stays flat between scrapes).
+    /// (so memory stays flat between scrapes). Everything stops when the returned
+    /// [`MonitorTasks`] is dropped.
     pub fn spawn(&self) -> MonitorTasks {
         let upkeep = {
             let handle = self.inner.prometheus.clone();
             let health = self.inner.health.clone();
             let caches = self.inner.caches.clone();
+            let publishers = self.inner.publishers.clone();
             TaskHandle::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(5));
                 loop {
                     tick.tick().await;
-                    health.recorder().publish_metrics();
+                    for publish in &publishers {
+                        publish();
+                    }
                     for (name, stats) in &caches {
                         for t in stats().tiers {
                             metrics::gauge!("nexus_cache_hit_ratio", "cache" => name.clone(), "tier" => t.tier).set(t.hit_ratio);
@@ -509,6 +524,7 @@ impl Monitor {
                 self.inner.health.clone(),
                 Duration::from_secs(10),
             )),
+            _health: self.inner.health.spawn(),
         }
     }
 

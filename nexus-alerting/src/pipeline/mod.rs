@@ -35,6 +35,7 @@ use crate::error::Error;
 use crate::labels::{ALERT_NAME, Labels};
 use crate::notify::{Notification, Receiver};
 use crate::time::{Clock, Millis};
+use nexus_core::task::TaskHandle;
 use route::Tree;
 
 /// An acknowledgement.
@@ -265,16 +266,6 @@ impl PipelineBuilder {
     }
 }
 
-/// The running pipeline driver; dropping it stops flushing.
-#[derive(Debug)]
-pub struct PipelineTask(tokio::task::JoinHandle<()>);
-
-impl Drop for PipelineTask {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 impl AlertSink for Pipeline {
     fn send(&self, alerts: Vec<Alert>) {
         self.ingest(alerts);
@@ -381,10 +372,11 @@ impl Pipeline {
     }
 
     /// Runs the pipeline: flushes groups when due and delivers in the background, one task per
-    /// delivery, until the returned task is dropped.
-    pub fn spawn(&self) -> PipelineTask {
+    /// delivery, until the returned handle is dropped (deliveries already started finish).
+    /// Call it inside a Tokio runtime.
+    pub fn spawn(&self) -> TaskHandle {
         let me = self.clone();
-        PipelineTask(tokio::spawn(async move {
+        TaskHandle::spawn(async move {
             loop {
                 for job in me.due() {
                     let p = me.clone();
@@ -399,6 +391,6 @@ impl Pipeline {
                     _ = me.inner.wake.notified() => {}
                 }
             }
-        }))
+        })
     }
 }

@@ -4,8 +4,40 @@
 #[allow(unused_imports)]
 use super::*;
 
-pub(super) async fn publish_loop<V: CacheValue>(inner: Weak<Inner<V>>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
+impl<V: CacheValue> TieredCache<V> {
+    /// Starts the cache's optional background work: metrics published every
+    /// [`metrics_interval`](TieredCacheBuilder::metrics_interval) and the hot set published every
+    /// `publish_every` of [`hot_keys`](TieredCacheBuilder::hot_keys). Stops when the handle is
+    /// dropped (or the cache is). Call it inside a Tokio runtime; without it the cache works
+    /// fully, and figures are published when you call [`publish_metrics`](Self::publish_metrics).
+    /// (A backplane's tasks are not optional: they start at `build` and stop with the cache.)
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let cache = nexus_cache::TieredCache::<String>::builder().build().unwrap();
+    /// let _tasks = cache.spawn();
+    /// # }
+    /// ```
+    pub fn spawn(&self) -> TaskHandle {
+        let (weak, every) = (Arc::downgrade(&self.inner), self.inner.every);
+        TaskHandle::spawn(async move {
+            let metrics = async {
+                if let Some(e) = every.metrics {
+                    publish_loop(weak.clone(), e).await;
+                }
+            };
+            let hot = async {
+                if let Some(e) = every.hot {
+                    hot_loop(weak.clone(), e).await;
+                }
+            };
+            tokio::join!(metrics, hot);
+        })
+    }
+}
+
+async fn publish_loop<V: CacheValue>(inner: Weak<Inner<V>>, every: Duration) {
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
@@ -16,8 +48,8 @@ pub(super) async fn publish_loop<V: CacheValue>(inner: Weak<Inner<V>>, every: Du
     }
 }
 
-pub(super) async fn hot_loop<V: CacheValue>(inner: Weak<Inner<V>>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
+async fn hot_loop<V: CacheValue>(inner: Weak<Inner<V>>, every: Duration) {
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {

@@ -47,8 +47,9 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
     }
 
     /// Tracks the `k` hottest keys (a count-min sketch with aging and a top-K list), for
-    /// [`TieredCache::hot_keys`] and for publishing them to Redis every `publish_every`, so a new
-    /// instance can preload its L1 from the fleet's hot set ([`TieredCache::preload`]).
+    /// [`TieredCache::hot_keys`] and for publishing them to Redis every `publish_every` (by
+    /// [`TieredCache::spawn`]'s task), so a new instance can preload its L1 from the fleet's hot
+    /// set ([`TieredCache::preload`]).
     pub fn hot_keys(mut self, k: usize, publish_every: Option<Duration>) -> Self {
         self.hot = Some((k, publish_every));
         self
@@ -142,8 +143,8 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
         self
     }
 
-    /// How often figures are pushed to the `metrics` facade (default every 5 s; `None` to only
-    /// publish on [`TieredCache::publish_metrics`]). Needs a Tokio runtime at `build`.
+    /// How often [`TieredCache::spawn`]'s task pushes figures to the `metrics` facade (default
+    /// every 5 s; `None` to only publish on [`TieredCache::publish_metrics`]).
     pub fn metrics_interval(mut self, every: Option<Duration>) -> Self {
         self.metrics_interval = every;
         self
@@ -224,22 +225,22 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
                 (shards.gate(), Mutex::new(shards), Counter::new())
             }),
             hot: self.hot.map(|(k, _)| crate::hot::HotKeys::new(k)),
+            every: Every {
+                metrics: self.metrics_interval,
+                hot: self.hot.and_then(|(_, every)| every),
+            },
+            backplane_tasks: std::sync::OnceLock::new(),
             distributed: self.distributed,
             clock: TagClock::new(self.tag_marks_ttl, 100_000),
             _v: PhantomData,
         });
-        if let (Some((_, Some(every))), Ok(rt)) = (self.hot, tokio::runtime::Handle::try_current())
-        {
-            rt.spawn(hot_loop(Arc::downgrade(&inner), every));
-        }
+        // The backplane's two tasks are part of correctness (without them other instances'
+        // writes would never evict this L1), so they start here and stop with the cache.
         if let (Some(link), Some(rx)) = (&inner.link, outbox_rx) {
-            tokio::spawn(publisher(Arc::downgrade(&inner), rx));
-            tokio::spawn(listener(Arc::downgrade(&inner), link.backplane.subscribe()));
-        }
-        if let (Some(every), Ok(rt)) =
-            (self.metrics_interval, tokio::runtime::Handle::try_current())
-        {
-            rt.spawn(publish_loop(Arc::downgrade(&inner), every));
+            let _ = inner.backplane_tasks.set([
+                TaskHandle::spawn(publisher(Arc::downgrade(&inner), rx)),
+                TaskHandle::spawn(listener(Arc::downgrade(&inner), link.backplane.subscribe())),
+            ]);
         }
         Ok(TieredCache { inner })
     }

@@ -16,7 +16,7 @@ mod read;
 mod report;
 mod write;
 
-use background::{hot_loop, listener, publish_loop, publisher, random_origin};
+use background::{listener, publisher, random_origin};
 use breaker::Breaker;
 pub use builder::TieredCacheBuilder;
 
@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::{Either, join_all, ready};
+use nexus_core::task::TaskHandle;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
@@ -270,6 +271,10 @@ struct Inner<V> {
     refreshing: Mutex<std::collections::HashSet<String>>,
     advisor: Option<(crate::advisor::Gate, Mutex<crate::advisor::Shards>, Counter)>,
     hot: Option<crate::hot::HotKeys>,
+    /// Periods of the loops [`TieredCache::spawn`] runs.
+    every: Every,
+    /// The backplane's publisher and listener; aborted when the cache is dropped.
+    backplane_tasks: std::sync::OnceLock<[TaskHandle; 2]>,
     distributed: Option<Duration>,
     clock: TagClock,
     _v: PhantomData<fn() -> V>,
@@ -314,6 +319,13 @@ pub struct Optimization {
 }
 
 /// This cache's side of a backplane.
+/// Periods of the optional loops.
+#[derive(Debug, Clone, Copy)]
+struct Every {
+    metrics: Option<Duration>,
+    hot: Option<Duration>,
+}
+
 #[derive(Debug)]
 struct Link {
     backplane: Arc<dyn Backplane>,

@@ -45,18 +45,7 @@ pub enum RecommendationKind {
     Wraparound,
 }
 
-/// How urgent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum Severity {
-    /// Worth doing.
-    Info,
-    /// Should be done soon.
-    Warning,
-    /// Do it now.
-    Critical,
-}
+pub use nexus_core::severity::Severity;
 
 /// One piece of advice.
 #[derive(Debug, Clone, PartialEq, Serialize)]

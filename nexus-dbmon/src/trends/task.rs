@@ -3,6 +3,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use nexus_core::task::TaskHandle;
 
 impl DbMonitor {
     /// Takes a snapshot (database, connections, tables, statements).
@@ -32,7 +33,7 @@ impl DbMonitor {
     ) -> SnapshotTask {
         let history = Arc::new(Mutex::new(history));
         let (monitor, h) = (self.clone(), history.clone());
-        let task = tokio::spawn(async move {
+        let task = TaskHandle::spawn(async move {
             let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -54,7 +55,10 @@ impl DbMonitor {
                 }
             }
         });
-        SnapshotTask { history, task }
+        SnapshotTask {
+            history,
+            _task: task,
+        }
     }
 }
 
@@ -62,7 +66,7 @@ impl DbMonitor {
 #[derive(Debug)]
 pub struct SnapshotTask {
     history: Arc<Mutex<History>>,
-    task: tokio::task::JoinHandle<()>,
+    _task: TaskHandle,
 }
 
 impl SnapshotTask {
@@ -86,11 +90,5 @@ impl SnapshotTask {
     /// Whether no snapshot succeeded yet.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-impl Drop for SnapshotTask {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
