@@ -21,6 +21,9 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "monitor")]
+pub use nexus_core as core;
+
 #[cfg(feature = "cache")]
 pub use nexus_cache as cache;
 

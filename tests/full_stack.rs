@@ -192,6 +192,42 @@ fn promtool_check_metrics(text: &str) {
     assert!(out.status.success(), "promtool check metrics:\n{report}");
 }
 
+/// Every metric family on `/metrics` is in one crate's catalogue, with its kind, and each
+/// catalogue follows the naming scheme.
+fn every_family_is_catalogued(text: &str) {
+    use nexus::core::metric::{Kind, check};
+    let catalogues = nexus::monitor::describe::catalogues();
+    for (prefix, c) in &catalogues {
+        if let Err(e) = check(prefix, c) {
+            panic!("catalogue {prefix}: {e:?}");
+        }
+    }
+    let mut families = 0;
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("# TYPE ") else {
+            continue;
+        };
+        let (name, kind) = rest.split_once(' ').unwrap();
+        families += 1;
+        let entry = catalogues
+            .iter()
+            .flat_map(|(_, c)| c.iter())
+            .find(|m| m.name == name)
+            .unwrap_or_else(|| panic!("{name} is exported but in no catalogue"));
+        let want = match entry.kind {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        };
+        assert_eq!(kind, want, "{name}");
+        assert!(
+            text.contains(&format!("# HELP {name} ")),
+            "{name} has no HELP"
+        );
+    }
+    assert!(families >= 10, "only {families} families:\n{text}");
+}
+
 fn alert_names(hooks: &Hooks, status: &str) -> Vec<String> {
     hooks
         .lock()
@@ -338,6 +374,7 @@ async fn embedded_defaults_routes_metrics_and_an_alert_that_fires_and_resolves()
         "{text}"
     );
     promtool_check_metrics(&text);
+    every_family_is_catalogued(&text);
 
     // The demo's burst of errors fires HighErrorRate (for: 1m) and it resolves afterwards.
     let deadline = Instant::now() + Duration::from_secs(200);
@@ -605,6 +642,11 @@ async fn with_redis_and_postgres_the_tiers_and_the_database_section_are_live() {
     assert_eq!(docs_cache["backplane"]["connected"], true);
     let stats = json(&c, &format!("{b}/api/v1/database/stats")).await;
     assert!(stats.is_object(), "{stats}");
+    // With Redis and PostgreSQL too, /metrics stays clean and catalogued.
+    let (s, text, _) = call(&c, "GET", &format!("{b}/metrics"), None, "*/*").await;
+    assert_eq!(s, 200);
+    promtool_check_metrics(&text);
+    every_family_is_catalogued(&text);
     let r = json(&c, &format!("{b}/api/v1/monitoring/report")).await;
     assert_eq!(
         (

@@ -888,12 +888,12 @@ impl Engine {
                 Ok(Ok(v)) => Some(v),
                 Ok(Err(e)) => {
                     tracing::warn!(source = s.name(), error = %e, "source failed");
-                    metrics::counter!("nexus_alerting_source_errors_total", "source" => s.name().to_owned()).increment(1);
+                    metrics::counter!(crate::metrics::SOURCE_ERRORS.name, "source" => s.name().to_owned()).increment(1);
                     None
                 }
                 Err(_) => {
                     tracing::warn!(source = s.name(), "source timed out");
-                    metrics::counter!("nexus_alerting_source_errors_total", "source" => s.name().to_owned()).increment(1);
+                    metrics::counter!(crate::metrics::SOURCE_ERRORS.name, "source" => s.name().to_owned()).increment(1);
                     None
                 }
             }
@@ -916,13 +916,13 @@ impl Engine {
                 .iter()
                 .filter(|a| a.state == AlertState::Firing)
                 .count();
-            metrics::gauge!("nexus_alerting_alerts", "state" => "pending").set(pending as f64);
-            metrics::gauge!("nexus_alerting_alerts", "state" => "firing").set(firing as f64);
+            metrics::gauge!(crate::metrics::ALERTS.name, "state" => "pending").set(pending as f64);
+            metrics::gauge!(crate::metrics::ALERTS.name, "state" => "firing").set(firing as f64);
             alerts
         };
-        metrics::histogram!("nexus_alerting_rule_evaluation_duration_seconds")
+        metrics::histogram!(crate::metrics::EVALUATION_DURATION.name)
             .record(started.elapsed().as_secs_f64());
-        metrics::counter!("nexus_alerting_rule_evaluations_total").increment(1);
+        metrics::counter!(crate::metrics::EVALUATIONS.name).increment(1);
         if let Some(sink) = &self.inner.sink {
             sink.send(alerts.clone());
         }

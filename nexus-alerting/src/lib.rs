@@ -11,6 +11,7 @@ mod expr;
 mod gofmt;
 mod labels;
 mod matcher;
+pub mod metrics;
 mod notify;
 mod pipeline;
 pub mod promtool;

@@ -15,6 +15,7 @@ pub mod http;
 #[cfg(feature = "http")]
 pub mod layer;
 mod memory;
+pub mod metrics;
 #[cfg(feature = "redis")]
 mod redis_backplane;
 #[cfg(feature = "redis")]

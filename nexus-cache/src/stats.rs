@@ -1,26 +1,9 @@
 //! Per-tier counters and fixed-bucket latency histograms: atomics on the hot path, snapshots and
 //! `metrics` export off it.
 //!
-//! | metric | kind | labels |
-//! |---|---|---|
-//! | `nexus_cache_hits_total` | counter | `cache`, `tier` |
-//! | `nexus_cache_misses_total` | counter | `cache`, `tier` |
-//! | `nexus_cache_sets_total` | counter | `cache`, `tier` |
-//! | `nexus_cache_deletes_total` | counter | `cache`, `tier` |
-//! | `nexus_cache_errors_total` | counter | `cache`, `tier` |
-//! | `nexus_cache_corrupt_total` | counter | `cache`, `tier` |
-//! | `nexus_cache_invalidated_total` | counter | `cache`, `tier` (entries older than a tag mark) |
-//! | `nexus_cache_tag_mark_reads_total` | counter | `cache`, `tier` |
-//! | `nexus_cache_evictions_total` | counter | `cache`, `tier` (memory tiers) |
-//! | `nexus_cache_bytes` | gauge | `cache`, `tier` (memory tiers) |
-//! | `nexus_cache_operation_duration_seconds` | histogram | `cache`, `tier`, `op` = `get`/`set` |
-//! | `nexus_cache_loads_total` | counter | `cache` |
-//! | `nexus_cache_load_errors_total` | counter | `cache` |
-//! | `nexus_cache_load_duration_seconds` | histogram | `cache` |
-//!
-//! Histograms are recorded into fixed power-of-two buckets (1 ns … 2^39 ns ≈ 9 min): memory stays
-//! flat however many operations pass. Export publishes bucket *deltas* with
-//! `Histogram::record_many`, so a Prometheus recorder configured with buckets sees exact counts.
+//! Names, kinds and labels of what is exported are in [`crate::metrics`]. Histograms are
+//! striped [`nexus_core::histogram`]s: memory stays flat however many operations pass, and
+//! export publishes bucket *deltas*.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {

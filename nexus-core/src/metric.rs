@@ -45,41 +45,40 @@ pub struct Metric {
 impl Metric {
     /// A counter.
     pub const fn counter(
-        name: &'static str,
+        n: &'static str,
         labels: &'static [&'static str],
         help: &'static str,
     ) -> Self {
-        Self {
-            name,
-            kind: Kind::Counter,
-            labels,
-            help,
-        }
+        Self::of(Kind::Counter, n, labels, help)
     }
 
     /// A gauge.
     pub const fn gauge(
-        name: &'static str,
+        n: &'static str,
         labels: &'static [&'static str],
         help: &'static str,
     ) -> Self {
-        Self {
-            name,
-            kind: Kind::Gauge,
-            labels,
-            help,
-        }
+        Self::of(Kind::Gauge, n, labels, help)
     }
 
     /// A histogram of durations in seconds.
     pub const fn histogram(
+        n: &'static str,
+        labels: &'static [&'static str],
+        help: &'static str,
+    ) -> Self {
+        Self::of(Kind::Histogram, n, labels, help)
+    }
+
+    const fn of(
+        kind: Kind,
         name: &'static str,
         labels: &'static [&'static str],
         help: &'static str,
     ) -> Self {
         Self {
             name,
-            kind: Kind::Histogram,
+            kind,
             labels,
             help,
         }

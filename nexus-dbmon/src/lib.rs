@@ -9,6 +9,7 @@ mod error;
 pub mod http;
 mod hypo;
 pub mod maintenance;
+pub mod metrics;
 mod monitor;
 mod pool;
 mod redact;

@@ -402,26 +402,45 @@ async fn pgbench_workload_shows_in_the_slow_query_report_and_metrics() {
         "{upd:?}"
     );
 
-    // The snapshot's figures reach the metrics facade under postgres_exporter's names.
+    // The snapshot's figures reach the metrics facade under the catalogue's names, and
+    // everything published is in the catalogue with its kind and labels.
     let snap = monitor.snapshot().await.unwrap();
     let debug = metrics_util::debugging::DebuggingRecorder::new();
     let snapshotter = debug.snapshotter();
     metrics::with_local_recorder(&debug, || nexus_dbmon::publish_metrics(&snap));
-    let names: Vec<String> = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
+    let published = snapshotter.snapshot().into_vec();
+    let names: Vec<String> = published
+        .iter()
         .map(|(k, _, _, _)| k.key().name().to_string())
         .collect();
-    for n in [
-        "pg_up",
-        "pg_database_size_bytes",
-        "pg_stat_database_xact_commit",
-        "pg_stat_activity_count",
-        "pg_stat_user_tables_n_live_tup",
-        "pg_stat_statements_calls_total",
+    for (k, _, _, _) in &published {
+        let name = k.key().name();
+        let entry = nexus_dbmon::metrics::ALL
+            .iter()
+            .find(|m| m.name == name)
+            .unwrap_or_else(|| panic!("{name} is published but not in the catalogue"));
+        let kind = match k.kind() {
+            metrics_util::MetricKind::Counter => nexus_core::metric::Kind::Counter,
+            metrics_util::MetricKind::Gauge => nexus_core::metric::Kind::Gauge,
+            metrics_util::MetricKind::Histogram => nexus_core::metric::Kind::Histogram,
+        };
+        assert_eq!(entry.kind, kind, "{name}");
+        let labels: Vec<&str> = k.key().labels().map(|l| l.key()).collect();
+        assert_eq!(labels, entry.labels, "{name}");
+    }
+    for m in [
+        nexus_dbmon::metrics::UP,
+        nexus_dbmon::metrics::DATABASE_SIZE,
+        nexus_dbmon::metrics::COMMITS,
+        nexus_dbmon::metrics::CONNECTIONS,
+        nexus_dbmon::metrics::TABLE_LIVE_TUPLES,
+        nexus_dbmon::metrics::STATEMENT_CALLS,
     ] {
-        assert!(names.iter().any(|x| x == n), "{n} missing from {names:?}");
+        assert!(
+            names.iter().any(|x| x == m.name),
+            "{} missing from {names:?}",
+            m.name
+        );
     }
 }
 

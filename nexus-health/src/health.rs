@@ -170,10 +170,37 @@ impl Health {
     /// # }
     /// ```
     pub fn spawn(&self) -> TaskHandle {
-        let (recorder, probes) = (self.inner.recorder.clone(), self.inner.probes.clone());
+        let me = self.clone();
         TaskHandle::spawn(async move {
-            tokio::join!(recorder.run(), probes.run());
+            let probes = me.inner.probes.clone().run();
+            let recorder = me.inner.recorder.clone().run(Some(me.clone()));
+            tokio::join!(recorder, probes);
         })
+    }
+
+    /// Publishes everything this health knows through the `metrics` facade (names in
+    /// [`crate::metrics`]): the recorder's HTTP figures, the score, each checked dependency
+    /// (pass 1, fail 0; not yet checked: absent) and host resource use. [`spawn`](Self::spawn)'s
+    /// task calls it every metrics interval.
+    pub fn publish_metrics(&self) {
+        use crate::metrics as m;
+        self.inner.recorder.publish_metrics();
+        let report = self.report();
+        metrics::gauge!(m::SCORE.name).set(report.score.score);
+        let r = report.resources;
+        for (name, v) in [("cpu", r.cpu), ("memory", r.memory), ("disk", r.disk)] {
+            if let Some(v) = v {
+                metrics::gauge!(m::RESOURCE_USAGE.name, "resource" => name).set(v);
+            }
+        }
+        for p in &report.probes {
+            let up = match p.status {
+                crate::ProbeStatus::Pass => 1.0,
+                crate::ProbeStatus::Fail => 0.0,
+                crate::ProbeStatus::Unknown => continue,
+            };
+            metrics::gauge!(m::DEPENDENCY_UP.name, "dependency" => p.name.clone()).set(up);
+        }
     }
 
     /// The request recorder.

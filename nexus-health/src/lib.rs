@@ -7,6 +7,7 @@ mod health;
 #[cfg(feature = "http")]
 mod http_probe;
 mod layer;
+pub mod metrics;
 mod monitor;
 mod probe;
 mod probes;

@@ -16,6 +16,8 @@ use serde::Serialize;
 use nexus_core::histogram::{Counts, Histogram};
 use nexus_core::task::TaskHandle;
 
+use crate::metrics as m;
+
 /// Route label of requests no route template matched (scanners, typos): one series for all.
 pub const UNMATCHED: &str = "unmatched";
 /// Route label of requests to routes seen after the distinct-route cap was reached.
@@ -379,10 +381,12 @@ impl Recorder {
     /// dropped. Call it inside a Tokio runtime ([`Health::spawn`](crate::Health::spawn) does it
     /// for a whole `Health`).
     pub fn spawn(&self) -> TaskHandle {
-        TaskHandle::spawn(self.clone().run())
+        TaskHandle::spawn(self.clone().run(None))
     }
 
-    pub(crate) async fn run(self) {
+    /// The loop: a snapshot every slice; every metrics interval, `health`'s metrics (which
+    /// include this recorder's) or else this recorder's.
+    pub(crate) async fn run(self, health: Option<crate::Health>) {
         let every = self
             .inner
             .publish
@@ -398,7 +402,10 @@ impl Recorder {
                 && now.saturating_duration_since(published) >= p.saturating_sub(every / 2)
             {
                 published = now;
-                self.publish_metrics();
+                match &health {
+                    Some(h) => h.publish_metrics(),
+                    None => self.publish_metrics(),
+                }
             }
         }
     }
@@ -564,22 +571,22 @@ impl Recorder {
                 ("http_route", route.to_string()),
                 ("http_request_method", METHODS[*m].to_string()),
             ];
-            metrics::counter!("http_server_requests_total", &labels).absolute(c.requests);
-            metrics::counter!("http_server_errors_total", &labels).absolute(c.errors);
+            metrics::counter!(m::REQUESTS.name, &labels).absolute(c.requests);
+            metrics::counter!(m::ERRORS.name, &labels).absolute(c.errors);
             for (i, n) in c.status_classes.iter().enumerate() {
                 if *n > 0 {
-                    metrics::counter!("http_server_responses_total", "http_route" => route.to_string(),
+                    metrics::counter!(m::RESPONSES.name, "http_route" => route.to_string(),
                         "http_request_method" => METHODS[*m], "http_response_status_class" => format!("{}xx", i + 1))
                     .absolute(*n);
                 }
             }
-            let h = metrics::histogram!("http_server_request_duration_seconds", &labels);
+            let h = metrics::histogram!(m::REQUEST_DURATION.name, &labels);
             let prev = exported.entry((route.clone(), *m)).or_default();
             c.latency.since(prev).record_into(&h);
             *prev = c.latency;
         }
         for r in self.inner.routes.load().values() {
-            metrics::gauge!("http_server_active_requests", "http_route" => r.name.to_string())
+            metrics::gauge!(m::ACTIVE_REQUESTS.name, "http_route" => r.name.to_string())
                 .set(r.in_flight.load(Ordering::Relaxed) as f64);
         }
     }

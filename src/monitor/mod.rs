@@ -65,7 +65,7 @@
 //! without reads since the previous sample, a database that did not answer). `routes` holds the
 //! `top` (default 10, at most 256) busiest routes of the newest sample plus `route`.
 
-mod describe;
+pub mod describe;
 mod history;
 mod report;
 mod routes;
@@ -467,8 +467,6 @@ impl Monitor {
     pub fn spawn(&self) -> MonitorTasks {
         let upkeep = {
             let handle = self.inner.prometheus.clone();
-            let health = self.inner.health.clone();
-            let caches = self.inner.caches.clone();
             let publishers = self.inner.publishers.clone();
             TaskHandle::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(5));
@@ -476,29 +474,6 @@ impl Monitor {
                     tick.tick().await;
                     for publish in &publishers {
                         publish();
-                    }
-                    for (name, stats) in &caches {
-                        for t in stats().tiers {
-                            metrics::gauge!("nexus_cache_hit_ratio", "cache" => name.clone(), "tier" => t.tier).set(t.hit_ratio);
-                        }
-                    }
-                    let report = health.report();
-                    metrics::gauge!("nexus_health_score").set(report.score.score);
-                    let r = report.resources;
-                    for (name, v) in [("cpu", r.cpu), ("memory", r.memory), ("disk", r.disk)] {
-                        if let Some(v) = v {
-                            metrics::gauge!("nexus_resource_usage_ratio", "resource" => name)
-                                .set(v);
-                        }
-                    }
-                    for p in &report.probes {
-                        let up = if p.status == nexus_health::ProbeStatus::Pass {
-                            1.0
-                        } else {
-                            0.0
-                        };
-                        metrics::gauge!("nexus_dependency_up", "dependency" => p.name.clone())
-                            .set(up);
                     }
                     if let Some(h) = &handle {
                         h.run_upkeep();

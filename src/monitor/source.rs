@@ -72,7 +72,7 @@ impl Source for MonitorSource {
         for (name, v) in [("cpu", res.cpu), ("memory", res.memory), ("disk", res.disk)] {
             if let Some(v) = v {
                 out.push(Sample::new(
-                    "nexus_resource_usage_ratio",
+                    "nexus_health_resource_usage_ratio",
                     l(&[("resource", name)]),
                     v,
                     now,
@@ -86,7 +86,7 @@ impl Source for MonitorSource {
                 _ => continue,
             };
             out.push(Sample::new(
-                "nexus_dependency_up",
+                "nexus_health_dependency_up",
                 l(&[("dependency", &p.name)]),
                 up,
                 now,
@@ -109,20 +109,20 @@ impl Source for MonitorSource {
             match db.connections().await {
                 Ok(c) => {
                     out.push(Sample::new(
-                        "nexus_dependency_up",
+                        "nexus_health_dependency_up",
                         l(&[("dependency", "postgres-monitor")]),
                         1.0,
                         now,
                     ));
                     out.push(Sample::new(
-                        "nexus_resource_usage_ratio",
+                        "nexus_health_resource_usage_ratio",
                         l(&[("resource", "db_connections")]),
                         c.utilization,
                         now,
                     ));
                 }
                 Err(_) => out.push(Sample::new(
-                    "nexus_dependency_up",
+                    "nexus_health_dependency_up",
                     l(&[("dependency", "postgres-monitor")]),
                     0.0,
                     now,

@@ -365,11 +365,11 @@ impl Receiver {
             ("receiver", self.name.clone()),
             ("integration", self.kind().to_owned()),
         ];
-        metrics::counter!("nexus_alerting_notifications_total", &labels).increment(1);
+        metrics::counter!(crate::metrics::NOTIFICATIONS.name, &labels).increment(1);
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            metrics::counter!("nexus_alerting_notification_requests_total", &labels).increment(1);
+            metrics::counter!(crate::metrics::NOTIFICATION_REQUESTS.name, &labels).increment(1);
             let started = std::time::Instant::now();
             let result =
                 match tokio::time::timeout(self.retry.timeout, self.notifier.notify(&n)).await {
@@ -379,7 +379,7 @@ impl Receiver {
                         self.retry.timeout
                     ))),
                 };
-            metrics::histogram!("nexus_alerting_notification_latency_seconds", &labels)
+            metrics::histogram!(crate::metrics::NOTIFICATION_DURATION.name, &labels)
                 .record(started.elapsed().as_secs_f64());
             let err = match result {
                 Ok(()) => {
@@ -388,7 +388,7 @@ impl Receiver {
                 }
                 Err(e) => e,
             };
-            metrics::counter!("nexus_alerting_notification_requests_failed_total", &labels)
+            metrics::counter!(crate::metrics::NOTIFICATION_REQUESTS_FAILED.name, &labels)
                 .increment(1);
             let backoff = self
                 .retry
@@ -399,8 +399,7 @@ impl Receiver {
             let out_of_time = deadline.is_some_and(|d| tokio::time::Instant::now() + sleep >= d);
             if !err.retryable || out_of_time {
                 tracing::warn!(receiver = %self.name, attempt, error = %err.message, "notification failed");
-                metrics::counter!("nexus_alerting_notifications_failed_total", &labels)
-                    .increment(1);
+                metrics::counter!(crate::metrics::NOTIFICATIONS_FAILED.name, &labels).increment(1);
                 return Err(Error::Notify {
                     receiver: self.name.clone(),
                     message: format!("{} (after {attempt} attempts)", err.message),

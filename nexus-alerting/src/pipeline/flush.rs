@@ -122,7 +122,7 @@ impl Pipeline {
             };
             let name = &esc.chain[level - 1];
             let receiver = Arc::clone(&self.inner.receivers[name]);
-            metrics::counter!("nexus_alerting_escalations_total", "receiver" => name.clone())
+            metrics::counter!(crate::metrics::ESCALATIONS.name, "receiver" => name.clone())
                 .increment(1);
             jobs.push(Job {
                 notification: Notification {

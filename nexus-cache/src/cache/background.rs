@@ -3,6 +3,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use crate::metrics as m;
 
 impl<V: CacheValue> TieredCache<V> {
     /// Starts the cache's optional background work: metrics published every
@@ -157,33 +158,34 @@ impl<V: CacheValue> TieredCache<V> {
         }
     }
 
-    /// Pushes the current figures to the `metrics` facade (names in [`crate::stats`]). Called
-    /// periodically by a background task unless disabled in the builder.
+    /// Pushes the current figures to the `metrics` facade (names in [`crate::metrics`]). Called
+    /// every metrics interval by [`spawn`](Self::spawn)'s task.
     pub fn publish_metrics(&self) {
         let stats = self.stats();
         let name = self.inner.name.clone();
         for (level, t) in self.inner.levels.iter().zip(&stats.tiers) {
             let labels = [("cache", name.clone()), ("tier", t.tier.to_string())];
-            metrics::counter!("nexus_cache_hits_total", &labels).absolute(t.hits);
-            metrics::counter!("nexus_cache_misses_total", &labels).absolute(t.misses);
-            metrics::counter!("nexus_cache_sets_total", &labels).absolute(t.sets);
-            metrics::counter!("nexus_cache_deletes_total", &labels).absolute(t.deletes);
-            metrics::counter!("nexus_cache_errors_total", &labels).absolute(t.errors);
-            metrics::counter!("nexus_cache_corrupt_total", &labels).absolute(t.corrupt);
-            metrics::counter!("nexus_cache_invalidated_total", &labels).absolute(t.invalidated);
-            metrics::counter!("nexus_cache_tag_mark_reads_total", &labels).absolute(t.mark_reads);
+            metrics::counter!(m::HITS.name, &labels).absolute(t.hits);
+            metrics::counter!(m::MISSES.name, &labels).absolute(t.misses);
+            metrics::counter!(m::SETS.name, &labels).absolute(t.sets);
+            metrics::counter!(m::DELETES.name, &labels).absolute(t.deletes);
+            metrics::counter!(m::ERRORS.name, &labels).absolute(t.errors);
+            metrics::counter!(m::CORRUPT.name, &labels).absolute(t.corrupt);
+            metrics::counter!(m::INVALIDATED.name, &labels).absolute(t.invalidated);
+            metrics::counter!(m::TAG_MARK_READS.name, &labels).absolute(t.mark_reads);
+            metrics::gauge!(m::HIT_RATIO.name, &labels).set(t.hit_ratio);
             if let Some(e) = t.evictions {
-                metrics::counter!("nexus_cache_evictions_total", &labels).absolute(e);
+                metrics::counter!(m::EVICTIONS.name, &labels).absolute(e);
             }
             if let Some(b) = t.bytes_stored {
-                metrics::gauge!("nexus_cache_bytes", &labels).set(b as f64);
+                metrics::gauge!(m::BYTES.name, &labels).set(b as f64);
             }
             for (op, h) in [
                 ("get", &level.counters.get_latency),
                 ("set", &level.counters.set_latency),
             ] {
                 let metric = metrics::histogram!(
-                    "nexus_cache_operation_duration_seconds",
+                    m::OPERATION_DURATION.name,
                     "cache" => name.clone(), "tier" => t.tier, "op" => op
                 );
                 self.inner
@@ -192,9 +194,9 @@ impl<V: CacheValue> TieredCache<V> {
             }
         }
         let labels = [("cache", name.clone())];
-        metrics::counter!("nexus_cache_loads_total", &labels).absolute(stats.loader.loads);
-        metrics::counter!("nexus_cache_load_errors_total", &labels).absolute(stats.loader.errors);
-        let metric = metrics::histogram!("nexus_cache_load_duration_seconds", &labels);
+        metrics::counter!(m::LOADS.name, &labels).absolute(stats.loader.loads);
+        metrics::counter!(m::LOAD_ERRORS.name, &labels).absolute(stats.loader.errors);
+        let metric = metrics::histogram!(m::LOAD_DURATION.name, &labels);
         self.inner
             .exported
             .histogram("load", &self.inner.load_latency, &metric);

@@ -1,5 +1,5 @@
 //! Snapshots, their bounded history, trends and capacity projection, and the `metrics` export
-//! (postgres_exporter's names, so existing dashboards work).
+//! (names in [`crate::metrics`]: `nexus_pg_…`, each HELP naming the postgres_exporter equivalent).
 //!
 //! Layout: this module holds the snapshot, the history and the trend arithmetic; `task.rs` the
 //! snapshot loop, `store.rs` the user's table, `export.rs` the metrics.

@@ -49,7 +49,7 @@ impl DbMonitor {
                         h.lock().unwrap_or_else(|e| e.into_inner()).push(&s);
                     }
                     Err(e) => {
-                        metrics::gauge!("pg_up").set(0.0);
+                        metrics::gauge!(crate::metrics::UP.name).set(0.0);
                         tracing::warn!(error = %e, "database snapshot failed");
                     }
                 }
