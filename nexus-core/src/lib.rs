@@ -4,6 +4,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod histogram;
 #[cfg(feature = "http")]
 pub mod json;

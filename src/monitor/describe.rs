@@ -6,13 +6,13 @@ use nexus_core::metric::Metric;
 
 /// Every catalogue of the crates this build includes, with the prefix its names use.
 pub fn catalogues() -> Vec<(&'static str, &'static [Metric])> {
-    let mut all: Vec<(&'static str, &'static [Metric])> = vec![
+    let all: Vec<(&'static str, &'static [Metric])> = vec![
         ("nexus_health_", nexus_health::metrics::ALL),
         ("nexus_cache_", nexus_cache::metrics::ALL),
         ("nexus_alerting_", nexus_alerting::metrics::ALL),
     ];
     #[cfg(feature = "dbmon")]
-    all.push(("nexus_pg_", nexus_dbmon::metrics::ALL));
+    let all = [all, vec![("nexus_pg_", nexus_dbmon::metrics::ALL)]].concat();
     all
 }
 

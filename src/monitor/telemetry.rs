@@ -11,7 +11,7 @@
 //! ```
 
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -52,6 +52,7 @@ pub fn init(
         .with_http()
         .with_protocol(Protocol::HttpBinary)
         .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
+        .with_http_client(OtlpClient(nexus_core::client::HttpClient::new()))
         .build()?;
     let processor =
         opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
@@ -76,4 +77,18 @@ pub fn init(
     Ok(Telemetry {
         provider: Some(provider),
     })
+}
+
+/// The OTLP exporter sends through the HTTP client every Nexus crate shares.
+#[derive(Debug)]
+struct OtlpClient(nexus_core::client::HttpClient);
+
+#[async_trait::async_trait]
+impl opentelemetry_http::HttpClient for OtlpClient {
+    async fn send_bytes(
+        &self,
+        request: http::Request<bytes::Bytes>,
+    ) -> Result<http::Response<bytes::Bytes>, opentelemetry_http::HttpError> {
+        Ok(self.0.send(request).await?)
+    }
 }

@@ -22,7 +22,7 @@ impl AlertmanagerNotifier {
         let url = format!("{}/api/v2/alerts", base_url.trim_end_matches('/'));
         Ok(Self {
             uri: parse_url(&url)?,
-            client: HttpClient::new(),
+            client: super::http::client(),
         })
     }
 }
@@ -54,6 +54,8 @@ impl Notifier for AlertmanagerNotifier {
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         let body =
             serde_json::to_vec(&payload(n)).map_err(|e| NotifyError::permanent(e.to_string()))?;
-        self.client.post_json(&self.uri, body).await.map(|_| ())
+        super::http::post_json(&self.client, &self.uri, body)
+            .await
+            .map(|_| ())
     }
 }

@@ -1,79 +1,53 @@
-//! The HTTP client the HTTP receivers share (hyper; rustls with the `https` feature).
+//! How the HTTP receivers post: JSON through [`nexus_core::client::HttpClient`] (the client every
+//! Nexus crate shares; HTTPS with the `https` feature), with statuses sorted into retryable and
+//! permanent failures.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
+pub use nexus_core::client::HttpClient;
 
 use super::{NotifyError, redact_url};
 use crate::error::Error;
 
-#[cfg(feature = "https")]
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
-#[cfg(not(feature = "https"))]
-type Connector = HttpConnector;
-
-/// A pooled HTTP/1 client for receivers.
-#[derive(Debug, Clone)]
-pub struct HttpClient {
-    client: Client<Connector, Full<Bytes>>,
+/// The client receivers use: pooled, 10 s per exchange (the receiver's own timeout and retry
+/// policy wrap it), responses capped at 1 MiB.
+pub(crate) fn client() -> HttpClient {
+    HttpClient::new()
 }
 
-impl Default for HttpClient {
-    fn default() -> Self {
-        Self::new()
+/// `POST url` with a JSON body; 2xx is success, 408/429/5xx and network errors are retryable,
+/// other statuses are not. Returns the response body.
+pub(crate) async fn post_json(
+    client: &HttpClient,
+    url: &http::Uri,
+    body: Vec<u8>,
+) -> Result<Bytes, NotifyError> {
+    let req = http::Request::post(url.clone())
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(
+            http::header::USER_AGENT,
+            concat!("nexus-alerting/", env!("CARGO_PKG_VERSION")),
+        )
+        .body(Bytes::from(body))
+        .map_err(|e| NotifyError::permanent(format!("bad request: {e}")))?;
+    let where_ = redact_url(&url.to_string());
+    let resp = client
+        .send(req)
+        .await
+        .map_err(|e| NotifyError::retry(format!("POST {where_}: {e}")))?;
+    let status = resp.status();
+    let body = resp.into_body();
+    if status.is_success() {
+        return Ok(body);
     }
-}
-
-impl HttpClient {
-    /// A client (HTTPS with Mozilla's roots when the `https` feature is on).
-    pub fn new() -> Self {
-        Self {
-            client: Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector()),
-        }
-    }
-
-    /// `POST url` with a JSON body; 2xx is success, 408/429/5xx and network errors are
-    /// retryable, other statuses are not. Returns the response body.
-    pub async fn post_json(&self, url: &http::Uri, body: Vec<u8>) -> Result<Bytes, NotifyError> {
-        let req = http::Request::post(url.clone())
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .header(
-                http::header::USER_AGENT,
-                concat!("nexus-alerting/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| NotifyError::permanent(format!("bad request: {e}")))?;
-        let where_ = redact_url(&url.to_string());
-        let resp = self.client.request(req).await.map_err(|e| {
-            let mut msg = format!("POST {where_}: {e}");
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                msg.push_str(&format!(": {s}"));
-                src = s.source();
-            }
-            NotifyError::retry(msg)
-        })?;
-        let status = resp.status();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        if status.is_success() {
-            return Ok(body);
-        }
-        let snippet: String = String::from_utf8_lossy(&body).chars().take(200).collect();
-        let msg = format!("POST {where_} answered {status}: {snippet}");
-        if status.is_server_error()
-            || status == http::StatusCode::TOO_MANY_REQUESTS
-            || status == http::StatusCode::REQUEST_TIMEOUT
-        {
-            Err(NotifyError::retry(msg))
-        } else {
-            Err(NotifyError::permanent(msg))
-        }
+    let snippet: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+    let msg = format!("POST {where_} answered {status}: {snippet}");
+    if status.is_server_error()
+        || status == http::StatusCode::TOO_MANY_REQUESTS
+        || status == http::StatusCode::REQUEST_TIMEOUT
+    {
+        Err(NotifyError::retry(msg))
+    } else {
+        Err(NotifyError::permanent(msg))
     }
 }
 
@@ -89,44 +63,5 @@ impl std::fmt::Debug for SecretUri {
 
 /// Parses a receiver URL, checking the scheme is usable.
 pub(crate) fn parse_url(url: &str) -> Result<http::Uri, Error> {
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|e| Error::Config(format!("bad receiver URL {}: {e}", redact_url(url))))?;
-    match uri.scheme_str() {
-        Some("http") => Ok(uri),
-        #[cfg(feature = "https")]
-        Some("https") => Ok(uri),
-        #[cfg(not(feature = "https"))]
-        Some("https") => Err(Error::Config(
-            "https receiver URLs need nexus-alerting's `https` feature".into(),
-        )),
-        _ => Err(Error::Config(format!(
-            "receiver URL {} must be http(s)",
-            redact_url(url)
-        ))),
-    }
-}
-
-#[cfg(feature = "https")]
-fn connector() -> Connector {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("ring supports rustls' default protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(config)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http)
-}
-
-#[cfg(not(feature = "https"))]
-fn connector() -> Connector {
-    HttpConnector::new()
+    HttpClient::check_url(url).map_err(|e| Error::Config(format!("receiver {e}")))
 }

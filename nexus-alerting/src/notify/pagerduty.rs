@@ -34,7 +34,7 @@ impl PagerDutyNotifier {
         Ok(Self {
             routing_key: Secret::new(routing_key),
             uri: parse_url(url)?,
-            client: HttpClient::new(),
+            client: super::http::client(),
             source: "nexus".into(),
         })
     }
@@ -114,6 +114,8 @@ impl Notifier for PagerDutyNotifier {
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         let body = serde_json::to_vec(&payload(n, self.routing_key.expose(), &self.source))
             .map_err(|e| NotifyError::permanent(e.to_string()))?;
-        self.client.post_json(&self.uri, body).await.map(|_| ())
+        super::http::post_json(&self.client, &self.uri, body)
+            .await
+            .map(|_| ())
     }
 }

@@ -21,7 +21,7 @@ impl SlackNotifier {
     pub fn new(webhook_url: &str) -> Result<Self, Error> {
         Ok(Self {
             uri: SecretUri(parse_url(webhook_url)?),
-            client: HttpClient::new(),
+            client: super::http::client(),
             channel: None,
             username: None,
         })
@@ -105,6 +105,8 @@ impl Notifier for SlackNotifier {
             self.username.as_deref(),
         ))
         .map_err(|e| NotifyError::permanent(e.to_string()))?;
-        self.client.post_json(&self.uri.0, body).await.map(|_| ())
+        super::http::post_json(&self.client, &self.uri.0, body)
+            .await
+            .map(|_| ())
     }
 }

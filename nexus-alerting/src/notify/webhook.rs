@@ -19,7 +19,7 @@ impl WebhookNotifier {
     pub fn new(url: &str) -> Result<Self, Error> {
         Ok(Self {
             uri: SecretUri(parse_url(url)?),
-            client: HttpClient::new(),
+            client: super::http::client(),
             max_alerts: 0,
         })
     }
@@ -62,6 +62,8 @@ impl Notifier for WebhookNotifier {
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         let body = serde_json::to_vec(&payload(n, self.max_alerts))
             .map_err(|e| NotifyError::permanent(e.to_string()))?;
-        self.client.post_json(&self.uri.0, body).await.map(|_| ())
+        super::http::post_json(&self.client, &self.uri.0, body)
+            .await
+            .map(|_| ())
     }
 }
