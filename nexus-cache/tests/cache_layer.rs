@@ -175,6 +175,89 @@ async fn bodies_over_the_limit_pass_through_and_private_caches_keep_private() {
     );
 }
 
+#[tokio::test]
+async fn head_is_answered_from_the_get_entry() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = app(calls.clone(), CacheLayer::new(l1()));
+    let head = || async {
+        let resp = app
+            .clone()
+            .oneshot(Request::head("/max-age").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let (parts, body) = resp.into_parts();
+        (parts, body.collect().await.unwrap().to_bytes())
+    };
+    // Before any GET: a miss that reaches the handler and stores nothing.
+    let (parts, _) = head().await;
+    assert_eq!(parts.headers["x-cache"], "MISS");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let (_, body, get_headers) = get_(&app, "/max-age", &[]).await;
+    assert_eq!(body, "call 1 ");
+    assert_eq!(get_headers["x-cache"], "MISS", "the HEAD stored nothing");
+    // After the GET: HEAD from the cache, same headers, no body, no call.
+    let (parts, body) = head().await;
+    assert_eq!(parts.status, StatusCode::OK);
+    assert_eq!(parts.headers["x-cache"], "HIT");
+    assert_eq!(parts.headers["etag"], get_headers["etag"]);
+    assert!(body.is_empty());
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+/// A body that sends some bytes, then fails.
+struct Failing(u8);
+
+impl http_body::Body for Failing {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        self.0 += 1;
+        std::task::Poll::Ready(Some(match self.0 {
+            1 => Ok(http_body::Frame::data(bytes::Bytes::from_static(b"half"))),
+            _ => Err(std::io::Error::other("backend went away")),
+        }))
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(8)
+    }
+}
+
+#[tokio::test]
+async fn a_failing_body_is_neither_cached_nor_sent_as_a_success() {
+    // A plain tower service with its own body type: the layer is generic over bodies.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let inner = tower::service_fn(move |_req: Request<String>| {
+        c.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let mut resp = http::Response::new(Failing(0));
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, "max-age=60".parse().unwrap());
+            Ok::<_, std::convert::Infallible>(resp)
+        }
+    });
+    let svc = tower::Layer::layer(&CacheLayer::new(l1()), inner);
+    for round in 1..=2 {
+        let resp: http::Response<nexus_cache::layer::CacheBody<Failing>> = svc
+            .clone()
+            .oneshot(Request::get("/doc").body(String::new()).unwrap())
+            .await
+            .unwrap();
+        let err = resp.into_body().collect().await.unwrap_err();
+        assert_eq!(err.to_string(), "backend went away", "round {round}");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            round,
+            "never served from the cache"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_response_stored_through_redis_is_served_by_another_instance() {
     let redis = nexus_testkit::RedisServer::start();
