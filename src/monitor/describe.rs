@@ -1,6 +1,16 @@
 //! The composed metric catalogue: every crate's own, so `/metrics` carries `# HELP` lines for
 //! everything (and passes `promtool check metrics`). The monitor itself exports nothing of its
 //! own: each figure is published by the crate that owns it.
+//!
+//! ```
+//! let catalogues = nexus::monitor::describe::catalogues();
+//! for (prefix, metrics) in &catalogues {
+//!     assert!(nexus::core::metric::check(prefix, metrics).is_ok());
+//! }
+//! let names = catalogues.iter().flat_map(|(_, m)| m.iter().map(|m| m.name));
+//! assert!(names.clone().any(|n| n == "http_server_request_duration_seconds"));
+//! assert!(names.clone().any(|n| n == "nexus_cache_hits_total"));
+//! ```
 
 use nexus_core::metric::Metric;
 
