@@ -13,6 +13,10 @@
 //! Routes: `POST /documents {"title","body"}`, `GET /documents/{id}`, `GET /documents?q=word`,
 //! `POST /admin/faults {"error_rate": 0.5}` (fault injection for the demo), and the monitor's
 //! `/dashboard`, `/api/v1/...`, `/livez`, `/readyz`, `/health`, `/metrics`.
+//!
+//! The guarded routes (the monitor's `POST`s, cache values, database reports, `/admin/faults`)
+//! need `Authorization: Bearer $NEXUS_TOKEN` when `NEXUS_TOKEN` is set; without it they are open
+//! only when `BIND` is a loopback address, and closed (403) otherwise.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +30,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use nexus::alerting::{Receiver, Route};
 use nexus::cache::{ClusterTier, MemoryTier, RedisBackplane, RedisTier, TieredCache};
+use nexus::core::auth::Access;
 use nexus::health::{Health, PostgresProbe, ProbeSpec, Probes, Recorder, RedisProbe};
 use nexus::monitor::Monitor;
 use serde::{Deserialize, Serialize};
@@ -356,9 +361,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .child(Route::to("log").continue_matching(true))
             .child(Route::to("webhook"));
     }
-    if let Ok(token) = std::env::var("NEXUS_TOKEN") {
-        monitor = monitor.bearer_token(token);
-    }
+    // Who may use the guarded routes (the monitor's POSTs, cache values, database reports,
+    // /admin/faults): the token in NEXUS_TOKEN; without one, anyone only when bound to loopback
+    // (a demo on this machine); on any other address they stay closed (403).
+    let access = match std::env::var("NEXUS_TOKEN") {
+        Ok(t) if !t.is_empty() => Access::Token(t.into()),
+        _ if is_loopback(&bind) => Access::Unauthenticated,
+        _ => Access::Closed,
+    };
+    monitor = monitor.access(access.clone());
     let monitor = monitor.route(route).build()?;
     let _tasks = monitor.spawn();
 
@@ -372,7 +383,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/documents", post(create).get(search))
         .route("/documents/{id}", get(read))
-        .route("/admin/faults", post(set_faults))
+        .route(
+            "/admin/faults",
+            post(set_faults).route_layer(access.layer()),
+        )
         .with_state(app_state)
         .layer(health.layer())
         .merge(monitor.router());
@@ -399,4 +413,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     Ok(())
+}
+
+/// Whether `bind` (`host:port`) listens on loopback only.
+fn is_loopback(bind: &str) -> bool {
+    match bind.parse::<std::net::SocketAddr>() {
+        Ok(a) => a.ip().is_loopback(),
+        Err(_) => bind.starts_with("localhost:"),
+    }
 }

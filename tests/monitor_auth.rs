@@ -68,3 +68,27 @@ async fn acting_routes_need_the_token_reading_routes_do_not() {
         assert_eq!(s, 200, "{path}: {body}");
     }
 }
+
+#[tokio::test]
+async fn without_a_token_acting_routes_refuse_unless_opened_explicitly() {
+    let build = |open: bool| {
+        let b = Monitor::builder("svc").health(Health::builder().service_id("svc").build());
+        let b = if open { b.allow_unauthenticated() } else { b };
+        b.build().unwrap().router()
+    };
+    let closed = build(false);
+    for path in [
+        "/api/v1/monitoring/test-alert",
+        "/api/v1/monitoring/alerts/0000000000000001/ack",
+        "/api/v1/monitoring/silences",
+    ] {
+        let (s, body) = call(&closed, "POST", path, None).await;
+        assert_eq!(s, 403, "{path}: {body}");
+        assert!(body.contains("configure a bearer token"), "{body}");
+    }
+    let (s, _) = call(&closed, "GET", "/api/v1/monitoring/alerts", None).await;
+    assert_eq!(s, 200, "reading routes stay open");
+    let open = build(true);
+    let (s, body) = call(&open, "POST", "/api/v1/monitoring/test-alert", None).await;
+    assert_eq!(s, 200, "{body}");
+}

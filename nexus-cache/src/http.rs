@@ -19,8 +19,11 @@
 //! | `GET /stats` | [`CacheStats`](crate::CacheStats) |
 //! | `POST /optimize` | `{"target_hit_ratio"?: 0.9}` → [`Optimization`](crate::Optimization) |
 //!
-//! With a bearer token configured, the changing routes (`set`, `delete`, `invalidate`,
-//! `optimize`) need it. Errors are JSON `{"error": …}`: 400 bad key or tag, 401 token, 404,
+//! **Guarded by default**: the routes that change the cache or reveal its values (`set`, `get`,
+//! `delete`, `invalidate`, `optimize`) need the bearer token; without one configured they
+//! answer 403 unless the builder says [`allow_unauthenticated`](CacheRouter::allow_unauthenticated)
+//! (logged at start). `stats` is open. Errors are JSON `{"error": …}`: 400 bad key or tag, 401
+//! token, 403 not configured, 404,
 //! 413 body or value too large, 415/422 malformed JSON or fields, 503 when a tier failed (what
 //! could be written was).
 
@@ -28,7 +31,7 @@ use std::time::Duration;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -37,7 +40,7 @@ use serde_json::{Value, json};
 
 use crate::cache::{EntryOptions, TieredCache};
 use crate::error::CacheError;
-use nexus_core::auth::BearerToken;
+use nexus_core::auth::{Access, BearerToken};
 use nexus_core::json::error;
 
 /// Default largest request body (1 MiB).
@@ -47,7 +50,7 @@ pub const MAX_BODY: usize = 1 << 20;
 #[must_use]
 pub struct CacheRouter {
     cache: TieredCache<Value>,
-    token: Option<BearerToken>,
+    access: Access,
     max_body: usize,
 }
 
@@ -55,7 +58,7 @@ impl std::fmt::Debug for CacheRouter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CacheRouter")
             .field("cache", &self.cache.name())
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("access", &self.access)
             .field("max_body", &self.max_body)
             .finish()
     }
@@ -64,7 +67,6 @@ impl std::fmt::Debug for CacheRouter {
 #[derive(Clone)]
 struct AppState {
     cache: TieredCache<Value>,
-    token: Option<BearerToken>,
 }
 
 #[derive(Deserialize)]
@@ -94,14 +96,26 @@ impl CacheRouter {
     pub fn new(cache: TieredCache<Value>) -> Self {
         Self {
             cache,
-            token: None,
+            access: Access::Closed,
             max_body: MAX_BODY,
         }
     }
 
-    /// Requires `Authorization: Bearer <token>` on the changing routes.
+    /// Requires `Authorization: Bearer <token>` on the guarded routes.
     pub fn bearer_token(mut self, token: impl Into<BearerToken>) -> Self {
-        self.token = Some(token.into());
+        self.access = Access::Token(token.into());
+        self
+    }
+
+    /// Opens the guarded routes to anyone (a trusted network only); logged at start.
+    pub fn allow_unauthenticated(mut self) -> Self {
+        self.access = Access::Unauthenticated;
+        self
+    }
+
+    /// The access policy of the guarded routes (default [`Access::Closed`]).
+    pub fn access(mut self, access: Access) -> Self {
+        self.access = access;
         self
     }
 
@@ -113,17 +127,18 @@ impl CacheRouter {
 
     /// The router (paths relative: nest it under `/api/v1/cache`).
     pub fn build(self) -> Router {
-        let state = AppState {
-            cache: self.cache,
-            token: self.token,
-        };
-        Router::new()
+        let state = AppState { cache: self.cache };
+        self.access.log_at_start("/api/v1/cache");
+        let guarded = Router::new()
             .route("/set", post(set))
             .route("/get/{key}", get(read))
             .route("/delete/{key}", delete(remove))
             .route("/invalidate", post(invalidate))
-            .route("/stats", get(stats))
             .route("/optimize", post(optimize))
+            .route_layer(self.access.layer());
+        Router::new()
+            .route("/stats", get(stats))
+            .merge(guarded)
             .layer(DefaultBodyLimit::max(self.max_body))
             .with_state(state)
     }
@@ -143,30 +158,12 @@ fn cache_error(e: CacheError) -> Response {
     }
 }
 
-fn authorised(s: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
-    if BearerToken::allows(s.token.as_ref(), headers) {
-        Ok(())
-    } else {
-        Err(Box::new(error(
-            StatusCode::UNAUTHORIZED,
-            "a valid bearer token is required",
-        )))
-    }
-}
-
 fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, Box<Response>> {
     b.map(|Json(v)| v)
         .map_err(|r| Box::new(error(r.status(), r.body_text())))
 }
 
-async fn set(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    b: Result<Json<SetBody>, JsonRejection>,
-) -> Response {
-    if let Err(r) = authorised(&s, &headers) {
-        return *r;
-    }
+async fn set(State(s): State<AppState>, b: Result<Json<SetBody>, JsonRejection>) -> Response {
     let b = match body(b) {
         Ok(b) => b,
         Err(r) => return *r,
@@ -195,14 +192,7 @@ async fn read(State(s): State<AppState>, Path(key): Path<String>) -> Response {
     }
 }
 
-async fn remove(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Path(key): Path<String>,
-) -> Response {
-    if let Err(r) = authorised(&s, &headers) {
-        return *r;
-    }
+async fn remove(State(s): State<AppState>, Path(key): Path<String>) -> Response {
     match s.cache.delete(&key).await {
         Ok(deleted) => Json(json!({ "deleted": deleted })).into_response(),
         Err(e) => cache_error(e),
@@ -211,12 +201,8 @@ async fn remove(
 
 async fn invalidate(
     State(s): State<AppState>,
-    headers: HeaderMap,
     b: Result<Json<TagsBody>, JsonRejection>,
 ) -> Response {
-    if let Err(r) = authorised(&s, &headers) {
-        return *r;
-    }
     let b = match body(b) {
         Ok(b) => b,
         Err(r) => return *r,
@@ -235,14 +221,7 @@ async fn stats(State(s): State<AppState>) -> Response {
     Json(s.cache.stats()).into_response()
 }
 
-async fn optimize(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    b: Option<Json<OptimizeBody>>,
-) -> Response {
-    if let Err(r) = authorised(&s, &headers) {
-        return *r;
-    }
+async fn optimize(State(s): State<AppState>, b: Option<Json<OptimizeBody>>) -> Response {
     let target = b
         .map(|Json(b)| b)
         .unwrap_or_default()

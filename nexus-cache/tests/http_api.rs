@@ -16,10 +16,11 @@ fn app(advisor: bool, token: Option<&str>) -> axum::Router {
     if advisor {
         b = b.advisor(1.0, 10_000);
     }
-    let mut r = CacheRouter::new(b.build().unwrap()).max_body(64 * 1024);
-    if let Some(t) = token {
-        r = r.bearer_token(t);
-    }
+    let r = CacheRouter::new(b.build().unwrap()).max_body(64 * 1024);
+    let r = match token {
+        Some(t) => r.bearer_token(t),
+        None => r.allow_unauthenticated(),
+    };
     axum::Router::new().nest("/api/v1/cache", r.build())
 }
 
@@ -210,7 +211,56 @@ async fn the_token_guards_changing_routes() {
     );
     assert_eq!(
         call(&app, "GET", "/api/v1/cache/get/k", None, None).await.0,
+        StatusCode::UNAUTHORIZED,
+        "reading a value reveals it: guarded too"
+    );
+    assert_eq!(
+        call(&app, "GET", "/api/v1/cache/get/k", None, Some("s3cret"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&app, "GET", "/api/v1/cache/stats", None, None).await.0,
         StatusCode::OK,
-        "reads are open"
+        "stats are open"
+    );
+}
+
+#[tokio::test]
+async fn without_a_token_or_an_opt_out_the_guarded_routes_refuse() {
+    let cache = TieredCache::<Value>::builder()
+        .metrics_interval(None)
+        .build()
+        .unwrap();
+    let app = axum::Router::new().nest("/api/v1/cache", CacheRouter::new(cache).build());
+    for (method, uri, body) in [
+        (
+            "POST",
+            "/api/v1/cache/set",
+            Some(r#"{"key":"k","value":1}"#),
+        ),
+        ("GET", "/api/v1/cache/get/k", None),
+        ("DELETE", "/api/v1/cache/delete/k", None),
+        (
+            "POST",
+            "/api/v1/cache/invalidate",
+            Some(r#"{"tags":["t"]}"#),
+        ),
+        ("POST", "/api/v1/cache/optimize", Some("{}")),
+    ] {
+        let (status, body) = {
+            let r = call(&app, method, uri, body, None).await;
+            (r.0, r.1)
+        };
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {uri}");
+        assert!(
+            body.to_string().contains("configure a bearer token"),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        call(&app, "GET", "/api/v1/cache/stats", None, None).await.0,
+        StatusCode::OK
     );
 }

@@ -1,4 +1,4 @@
-//! The bearer-token guard: one implementation for every Nexus router.
+//! The bearer-token guard and the access policy: one implementation for every Nexus router.
 //!
 //! ```
 //! use nexus_core::auth::BearerToken;
@@ -63,6 +63,91 @@ impl BearerToken {
     }
 }
 
+/// Who may use a router's guarded routes (those that change state, run expensive work or reveal
+/// stored data). **Closed by default**: with neither a token nor an explicit opt-out, guarded
+/// routes refuse with 403 and say how to enable them.
+///
+/// ```
+/// use nexus_core::auth::{Access, BearerToken, Refusal};
+/// let headers = http::HeaderMap::new();
+/// assert_eq!(Access::default().check(&headers), Err(Refusal::NotConfigured));
+/// assert_eq!(Access::Token(BearerToken::new("t")).check(&headers), Err(Refusal::BadToken));
+/// assert_eq!(Access::Unauthenticated.check(&headers), Ok(()));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub enum Access {
+    /// Guarded routes refuse (403): no token configured, no opt-out.
+    #[default]
+    Closed,
+    /// Guarded routes need `Authorization: Bearer <token>` (401 otherwise).
+    Token(BearerToken),
+    /// Guarded routes are open to anyone: only for a trusted network, chosen explicitly.
+    Unauthenticated,
+}
+
+/// Why a guarded route refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Neither a token nor an opt-out is configured (403).
+    NotConfigured,
+    /// The request lacks the configured token (401).
+    BadToken,
+}
+
+impl Refusal {
+    /// The HTTP status: 403 or 401.
+    pub fn status(self) -> http::StatusCode {
+        match self {
+            Refusal::NotConfigured => http::StatusCode::FORBIDDEN,
+            Refusal::BadToken => http::StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// What the client is told.
+    pub fn message(self) -> &'static str {
+        match self {
+            Refusal::NotConfigured => {
+                "this route is disabled: configure a bearer token (or allow_unauthenticated() on a trusted network)"
+            }
+            Refusal::BadToken => "a valid bearer token is required",
+        }
+    }
+}
+
+impl From<BearerToken> for Access {
+    fn from(t: BearerToken) -> Self {
+        Access::Token(t)
+    }
+}
+
+impl Access {
+    /// Whether a request with `headers` may use a guarded route.
+    pub fn check(&self, headers: &http::HeaderMap) -> Result<(), Refusal> {
+        match self {
+            Access::Closed => Err(Refusal::NotConfigured),
+            Access::Token(t) if t.verify_headers(headers) => Ok(()),
+            Access::Token(_) => Err(Refusal::BadToken),
+            Access::Unauthenticated => Ok(()),
+        }
+    }
+
+    /// Logs, once, at start, what the guarded routes of `router` accept: a warning when they
+    /// are open to anyone or disabled.
+    pub fn log_at_start(&self, router: &str) {
+        match self {
+            Access::Closed => tracing::warn!(
+                router,
+                "guarded routes disabled: no bearer token configured (call bearer_token(…), or allow_unauthenticated() on a trusted network)"
+            ),
+            Access::Token(_) => tracing::info!(router, "guarded routes need the bearer token"),
+            Access::Unauthenticated => tracing::warn!(
+                router,
+                "guarded routes are open to anyone: allow_unauthenticated() was chosen"
+            ),
+        }
+    }
+}
+
 /// The guard as a tower layer (feature `http`): requests without the token get a JSON 401 and
 /// never reach the inner service.
 ///
@@ -82,6 +167,44 @@ impl BearerToken {
         tower_http::validate_request::ValidateRequestHeaderLayer::custom(RequireBearer(
             self.clone(),
         ))
+    }
+}
+
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+impl Access {
+    /// `tower-http`'s request validation with this policy: a JSON 403 or 401 on refusal.
+    pub fn layer(&self) -> tower_http::validate_request::ValidateRequestHeaderLayer<RequireAccess> {
+        tower_http::validate_request::ValidateRequestHeaderLayer::custom(RequireAccess(
+            self.clone(),
+        ))
+    }
+
+    /// The JSON refusal for `headers`, if any (for handlers that check inside).
+    pub fn refuse(&self, headers: &http::HeaderMap) -> Option<axum::response::Response> {
+        self.check(headers)
+            .err()
+            .map(|r| crate::json::error(r.status(), r.message()))
+    }
+}
+
+/// The validator behind [`Access::layer`].
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+#[derive(Debug, Clone)]
+pub struct RequireAccess(Access);
+
+#[cfg(feature = "http")]
+impl<B> tower_http::validate_request::ValidateRequest<B> for RequireAccess {
+    type ResponseBody = axum::body::Body;
+
+    fn validate(
+        &mut self,
+        request: &mut http::Request<B>,
+    ) -> Result<(), http::Response<Self::ResponseBody>> {
+        self.0
+            .check(request.headers())
+            .map_err(|r| crate::json::error(r.status(), r.message()))
     }
 }
 

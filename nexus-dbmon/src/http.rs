@@ -18,8 +18,11 @@
 //! | `GET /slow-queries` | [`StatementsReport`](crate::StatementsReport) |
 //! | `POST /optimize` | body [`OptimizeOptions`] (default: dry run) → recommendations and what ran |
 //!
-//! Running maintenance (`"dry_run": false`) needs a configured bearer token and that token in the
-//! request; without one configured, only dry runs are served.
+//! **Guarded by default**: every route reveals the database's structure or statements, so every
+//! route needs the bearer token; without one configured they answer 403 unless the builder says
+//! [`allow_unauthenticated`](DbRouter::allow_unauthenticated) (logged at start). Running
+//! maintenance (`"dry_run": false`) always needs a configured token and that token in the
+//! request, even with `allow_unauthenticated`.
 //!
 //! Reports are served from a snapshot at most [`snapshot_ttl`](DbRouter::snapshot_ttl) old
 //! (5 s): concurrent requests share one query, and the queries run on the monitor's own small
@@ -44,7 +47,7 @@ use crate::error::DbMonError;
 use crate::maintenance::OptimizeOptions;
 use crate::monitor::DbMonitor;
 use crate::pool::PoolObserver;
-use nexus_core::auth::BearerToken;
+use nexus_core::auth::{Access, BearerToken};
 use nexus_core::json::error;
 
 /// Largest accepted request body.
@@ -55,7 +58,7 @@ pub const MAX_BODY: usize = 16 * 1024;
 pub struct DbRouter {
     monitor: DbMonitor,
     pools: Vec<Arc<dyn PoolObserver>>,
-    token: Option<BearerToken>,
+    access: Access,
     advice: AdviceConfig,
     ttl: Duration,
 }
@@ -64,7 +67,7 @@ impl std::fmt::Debug for DbRouter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DbRouter")
             .field("pools", &self.pools.len())
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("access", &self.access)
             .field("snapshot_ttl", &self.ttl)
             .finish()
     }
@@ -131,7 +134,7 @@ impl DbRouter {
         Self {
             monitor,
             pools: Vec::new(),
-            token: None,
+            access: Access::Closed,
             advice: AdviceConfig::default(),
             ttl: Duration::from_secs(5),
         }
@@ -150,9 +153,22 @@ impl DbRouter {
         self
     }
 
-    /// The token that unlocks `POST /optimize` with `"dry_run": false`.
+    /// The token every route needs; it also unlocks `POST /optimize` with `"dry_run": false`.
     pub fn bearer_token(mut self, token: impl Into<BearerToken>) -> Self {
-        self.token = Some(token.into());
+        self.access = Access::Token(token.into());
+        self
+    }
+
+    /// Opens the report routes to anyone (a trusted network only); logged at start. Running
+    /// maintenance still needs a token.
+    pub fn allow_unauthenticated(mut self) -> Self {
+        self.access = Access::Unauthenticated;
+        self
+    }
+
+    /// The access policy (default [`Access::Closed`]).
+    pub fn access(mut self, access: Access) -> Self {
+        self.access = access;
         self
     }
 
@@ -167,13 +183,17 @@ impl DbRouter {
         let state = AppState {
             monitor: self.monitor,
             pools: Arc::new(self.pools),
-            token: self.token,
+            token: match &self.access {
+                Access::Token(t) => Some(t.clone()),
+                _ => None,
+            },
             advice: self.advice,
             snapshots: Arc::new(Snapshots {
                 ttl: self.ttl,
                 routes: Default::default(),
             }),
         };
+        self.access.log_at_start("/api/v1/database");
         Router::new()
             .route("/stats", get(stats))
             .route("/connections", get(connections))
@@ -181,6 +201,7 @@ impl DbRouter {
             .route("/indexes", get(indexes))
             .route("/slow-queries", get(slow_queries))
             .route("/optimize", post(optimize))
+            .route_layer(self.access.layer())
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(state)
     }

@@ -24,6 +24,11 @@ async fn call(
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
+    // The routers under test are configured with the token "tok": send it unless the test
+    // sends its own (or "none").
+    if !headers.iter().any(|(k, _)| *k == "authorization") {
+        req = req.header("authorization", "Bearer tok");
+    }
     let resp = app
         .clone()
         .oneshot(req.body(Body::from(body.to_string())).unwrap())
@@ -58,6 +63,12 @@ async fn routes_answer_and_guard_maintenance() {
             .snapshot_ttl(std::time::Duration::from_millis(100))
             .build(),
     );
+    // Every route reveals the database: the token is needed.
+    for path in ["/stats", "/tables", "/slow-queries"] {
+        let path = format!("/api/v1/database{path}");
+        let (code, _) = call(&app, "GET", &path, "", &[("authorization", "none")]).await;
+        assert_eq!(code, 401, "{path}");
+    }
     let (code, v) = call(&app, "GET", "/api/v1/database/stats", "", &[]).await;
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["name"], "postgres");
@@ -74,7 +85,7 @@ async fn routes_answer_and_guard_maintenance() {
         assert_eq!(code, 200, "{path}: {v}");
     }
 
-    // Dry run by default, no token needed.
+    // Dry run by default.
     let (code, v) = call(
         &app,
         "POST",
@@ -133,7 +144,10 @@ async fn routes_answer_and_guard_maintenance() {
         "POST",
         "/api/v1/database/optimize",
         run,
-        &[("content-type", "application/json")],
+        &[
+            ("content-type", "application/json"),
+            ("authorization", "Bearer wrong"),
+        ],
     )
     .await;
     assert_eq!(code, 401);
@@ -188,7 +202,30 @@ async fn polling_clients_never_touch_the_application_pool() {
         .unwrap();
     let app = axum::Router::new().nest(
         "/api/v1/database",
+        DbRouter::new(DbMonitor::builder(app_pool.clone()).build())
+            .allow_unauthenticated()
+            .build(),
+    );
+    // Closed by default: with neither a token nor the opt-out, nothing is served.
+    let closed = axum::Router::new().nest(
+        "/api/v1/database",
         DbRouter::new(DbMonitor::builder(app_pool.clone()).build()).build(),
+    );
+    let (code, v) = call(
+        &closed,
+        "GET",
+        "/api/v1/database/tables",
+        "",
+        &[("authorization", "none")],
+    )
+    .await;
+    assert_eq!(code, 403, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("configure a bearer token"),
+        "{v}"
     );
     let clients: Vec<_> = (0..40)
         .map(|i| {

@@ -35,7 +35,10 @@
 //! | `/metrics` | Prometheus text format (`metrics-exporter-prometheus`) |
 //! | `/dashboard` | plots of the last hour or day (uPlot, vendored and served at `/dashboard/uplot.js`; no external resources), the alerts with their spans on the time axis, ack / silence / test-alert buttons |
 //!
-//! The three `POST` routes need the bearer token when one is configured.
+//! **Guarded by default**: the three `POST` routes, the cache routes that change or reveal values
+//! and every database route need the bearer token ([`MonitorBuilder::bearer_token`]); with no
+//! token they answer 403 unless the builder says [`MonitorBuilder::allow_unauthenticated`]
+//! (logged at start). The `GET` monitoring routes, the health endpoints and `/metrics` are open.
 //!
 //! # History
 //!
@@ -135,7 +138,7 @@ pub(crate) struct Inner {
     pub(crate) engine: Engine,
     pub(crate) pipeline: Pipeline,
     pub(crate) prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
-    pub(crate) token: Option<nexus_core::auth::BearerToken>,
+    pub(crate) access: nexus_core::auth::Access,
     pub(crate) history: history::History,
     interval: Duration,
 }
@@ -180,7 +183,7 @@ pub struct MonitorBuilder {
     default_rules: bool,
     interval: Duration,
     prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
-    token: Option<nexus_core::auth::BearerToken>,
+    access: nexus_core::auth::Access,
 }
 
 impl std::fmt::Debug for MonitorBuilder {
@@ -277,10 +280,23 @@ impl MonitorBuilder {
         self
     }
 
-    /// A bearer token required by `POST /api/v1/monitoring/test-alert` and the changing cache
-    /// and database routes.
+    /// The bearer token the guarded routes need (the `POST` monitoring routes, the cache
+    /// routes that change or reveal values, the database routes).
     pub fn bearer_token(mut self, token: impl Into<nexus_core::auth::BearerToken>) -> Self {
-        self.token = Some(token.into());
+        self.access = nexus_core::auth::Access::Token(token.into());
+        self
+    }
+
+    /// Opens the guarded routes to anyone: only on a trusted network. Logged at start. Without
+    /// this or a token they refuse with 403.
+    pub fn allow_unauthenticated(mut self) -> Self {
+        self.access = nexus_core::auth::Access::Unauthenticated;
+        self
+    }
+
+    /// The access policy of the guarded routes (default [`Access::Closed`](nexus_core::auth::Access::Closed)).
+    pub fn access(mut self, access: nexus_core::auth::Access) -> Self {
+        self.access = access;
         self
     }
 
@@ -350,7 +366,7 @@ impl MonitorBuilder {
                 engine,
                 pipeline,
                 prometheus,
-                token: self.token,
+                access: self.access,
                 history: history::History::new(self.interval),
                 interval: self.interval,
             }),
@@ -454,7 +470,7 @@ impl Monitor {
             default_rules: true,
             interval: Duration::from_secs(15),
             prometheus: None,
-            token: None,
+            access: nexus_core::auth::Access::Closed,
         }
     }
 

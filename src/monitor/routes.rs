@@ -25,20 +25,17 @@ pub(super) fn router(m: Monitor) -> Router {
         .route("/dashboard/uplot.css", get(uplot_css))
         .with_state(m.clone())
         .merge(nexus_health::endpoints::router(m.inner.health.clone()));
-    // What acts: behind the bearer token when one is configured.
-    let mut actions = Router::new()
+    // What acts: behind the access policy (closed unless a token or the opt-out is set).
+    let access = &m.inner.access;
+    access.log_at_start("/api/v1/monitoring");
+    let actions = Router::new()
         .route("/api/v1/monitoring/test-alert", post(test_alert))
         .route("/api/v1/monitoring/alerts/{fingerprint}/ack", post(ack))
-        .route("/api/v1/monitoring/silences", post(silence));
-    if let Some(token) = &m.inner.token {
-        actions = actions.route_layer(token.layer());
-    }
+        .route("/api/v1/monitoring/silences", post(silence))
+        .route_layer(access.layer());
     r = r.merge(actions.with_state(m.clone()));
     if let Some(cache) = &m.inner.cache_api {
-        let mut cr = nexus_cache::http::CacheRouter::new(cache.clone());
-        if let Some(t) = &m.inner.token {
-            cr = cr.bearer_token(t.clone());
-        }
+        let cr = nexus_cache::http::CacheRouter::new(cache.clone()).access(access.clone());
         r = r.nest("/api/v1/cache", cr.build());
     }
     #[cfg(feature = "dbmon")]
@@ -48,10 +45,7 @@ pub(super) fn router(m: Monitor) -> Router {
     match db {
         #[cfg(feature = "dbmon")]
         Some(db) => {
-            let mut dr = nexus_dbmon::http::DbRouter::new(db.clone());
-            if let Some(t) = &m.inner.token {
-                dr = dr.bearer_token(t.clone());
-            }
+            let dr = nexus_dbmon::http::DbRouter::new(db.clone()).access(access.clone());
             r = r.nest("/api/v1/database", dr.build());
         }
         _ => {

@@ -666,9 +666,10 @@ mod tests {
     /// Feeds `x` once a minute and evaluates after each sample; `None` = no sample (stale after
     /// the lookback). Returns the state of the single alert after each step ("-" = none held).
     fn run(rule: Rule, values: &[Option<f64>]) -> Vec<&'static str> {
-        let mut cfg = EvalConfig::default();
-        cfg.lookback = Duration::from_secs(90);
-        let mut ev = Evaluator::new(cfg);
+        let mut ev = Evaluator::new(EvalConfig {
+            lookback: Duration::from_secs(90),
+            ..EvalConfig::default()
+        });
         ev.add_rule("g", rule);
         let mut out = Vec::new();
         for (i, v) in values.iter().enumerate() {
@@ -695,7 +696,8 @@ mod tests {
     #[test]
     fn the_rule_state_machine() {
         let m = Duration::from_secs(60);
-        let cases: Vec<(&str, Rule, Vec<Option<f64>>, Vec<&str>)> = vec![
+        type Case = (&'static str, Rule, Vec<Option<f64>>, Vec<&'static str>);
+        let cases: Vec<Case> = vec![
             (
                 "no for: fires at once, resolves at once",
                 rule(|b| b),
