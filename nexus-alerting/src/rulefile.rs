@@ -118,6 +118,12 @@ fn positions(src: &str) -> Positions {
 /// assert!(err.to_string().starts_with("bad.yml:6:15: "), "{err}");
 /// ```
 pub fn parse_rule_file(file: &str, src: &str) -> Result<Vec<RuleGroup>, Error> {
+    check_shape(src).map_err(|(line, message)| Error::Load {
+        file: file.to_owned(),
+        line,
+        column: 1,
+        message,
+    })?;
     let doc: FileDoc = serde_yaml_ng::from_str(src).map_err(|e| {
         let (line, column) = e
             .location()
@@ -236,6 +242,47 @@ pub fn load_rule_file(path: impl AsRef<Path>) -> Result<Vec<RuleGroup>, Error> {
     parse_rule_file(&path.display().to_string(), &src)
 }
 
+/// Largest rule file accepted.
+const MAX_FILE_BYTES: usize = 4 << 20;
+/// Deepest `[`/`{` nesting accepted (rule files use two or three levels).
+const MAX_FLOW_DEPTH: usize = 32;
+/// Deepest indentation accepted, in columns (block nesting; rule files use under 20).
+const MAX_INDENT: usize = 128;
+
+/// Refuses, in one linear pass and before the YAML parser sees it, input whose size or nesting
+/// no rule file has: deeply nested YAML makes the parser's time grow quadratically (200 KB of
+/// `[[[…]]]` took 59 s to reject). Returns the line and the reason.
+fn check_shape(src: &str) -> Result<(), (usize, String)> {
+    if src.len() > MAX_FILE_BYTES {
+        return Err((1, format!("file larger than {} MiB", MAX_FILE_BYTES >> 20)));
+    }
+    let mut depth = 0usize;
+    for (n, line) in src.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        if indent > MAX_INDENT {
+            return Err((n + 1, format!("indented deeper than {MAX_INDENT} columns")));
+        }
+        let mut quote: Option<char> = None;
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') => break,
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Err((n + 1, format!("nested deeper than {MAX_FLOW_DEPTH} levels")));
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The spec's default rules (error rate > 5 % critical, p95 latency > 2 s warning, cache hit
 /// ratio < 80 % warning, resource usage > 85 % warning, backup failure critical), as a
 /// Prometheus rule file over the metric names the other Nexus crates export.
@@ -272,6 +319,29 @@ mod tests {
         ] {
             assert!(names.contains(&n), "{n} missing from {names:?}");
         }
+    }
+
+    #[test]
+    fn hostile_shapes_are_refused_at_once() {
+        // Refused by the shape check (its messages), before the YAML parser sees the input.
+        let nested = format!("groups: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        let e = parse_rule_file("f", &nested).unwrap_err().to_string();
+        assert!(e.contains("nested deeper than 32"), "{e}");
+        let deep: String = (0..2000)
+            .map(|i| format!("{}- a:\n", "  ".repeat(i)))
+            .collect();
+        let e = parse_rule_file("f", &format!("groups:\n{deep}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("indented deeper"), "{e}");
+        let e = parse_rule_file("f", &" ".repeat(5 << 20))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("larger than 4 MiB"), "{e}");
+        // Brackets in quotes and comments do not count; the default rules pass.
+        let ok = "groups: [] # [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n";
+        assert!(parse_rule_file("f", ok).is_ok());
+        assert!(parse_rule_file("f", DEFAULT_RULES).is_ok());
     }
 
     #[test]

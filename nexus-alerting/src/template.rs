@@ -180,7 +180,9 @@ impl Template {
         self.parts.iter().all(|p| matches!(p, Part::Text(_)))
     }
 
-    /// Renders with `data`. Never fails: a missing label renders as Go's `<no value>`.
+    /// Renders with `data`. Never fails and never panics: a missing label renders as Go's
+    /// `<no value>`, a `printf` precision over 100 as Go's `%!(BADPREC)`, and the output stops
+    /// at 16 KiB (ending in `…`).
     pub fn render(&self, data: &TemplateData<'_>) -> String {
         let mut out = String::new();
         for p in &self.parts {
@@ -195,6 +197,15 @@ impl Template {
                         out.push_str(&v.to_text());
                     }
                 }
+            }
+            if out.len() > MAX_OUTPUT {
+                let mut cut = MAX_OUTPUT;
+                while !out.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                out.truncate(cut);
+                out.push('…');
+                break;
             }
         }
         out
@@ -235,6 +246,11 @@ fn eval(o: &Operand, d: &TemplateData<'_>) -> Val {
     }
 }
 
+/// Largest `printf` precision rendered (Go's own limit is 10^6; an annotation never needs more).
+pub(crate) const MAX_PRECISION: usize = 100;
+/// Largest rendered annotation or label, in bytes.
+pub(crate) const MAX_OUTPUT: usize = 16 * 1024;
+
 fn printf(fmt: &str, args: &[Val]) -> String {
     let mut out = String::new();
     let mut it = args.iter();
@@ -249,7 +265,7 @@ fn printf(fmt: &str, args: &[Val]) -> String {
             chars.next();
             let mut p = 0usize;
             while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
-                p = p * 10 + d as usize;
+                p = p.saturating_mul(10).saturating_add(d as usize);
                 chars.next();
             }
             prec = Some(p);
@@ -260,6 +276,11 @@ fn printf(fmt: &str, args: &[Val]) -> String {
         };
         if verb == '%' {
             out.push('%');
+            continue;
+        }
+        if prec.is_some_and(|p| p > MAX_PRECISION) {
+            out.push_str("%!(BADPREC)");
+            it.next();
             continue;
         }
         let Some(arg) = it.next() else {
@@ -430,6 +451,23 @@ mod tests {
         assert_eq!(render("a  {{- $value -}}  b", 1.0), "a1b");
         assert_eq!(render("{{/* note */}}x", 1.0), "x");
         assert_eq!(render("{{ $labels.job | toUpper }}", 1.0), "API");
+    }
+
+    #[test]
+    fn hostile_templates_render_bounded_and_never_panic() {
+        assert_eq!(
+            render("{{ printf \"%.70000f\" $value }}", 1.0),
+            "%!(BADPREC)"
+        );
+        assert_eq!(
+            render("{{ printf \"%.99999999999999999999999f\" $value }}", 1.0),
+            "%!(BADPREC)"
+        );
+        assert_eq!(render("{{ printf \"%.100e\" $value }}", 1.0).len(), 106);
+        let many = "{{ printf \"%.100f\" $value }}".repeat(1000);
+        let out = render(&many, 1e300);
+        assert!(out.len() <= MAX_OUTPUT + '…'.len_utf8(), "{}", out.len());
+        assert!(out.ends_with('…'));
     }
 
     #[test]
