@@ -33,6 +33,7 @@ use nexus::cache::{ClusterTier, MemoryTier, RedisBackplane, RedisTier, TieredCac
 use nexus::core::auth::Access;
 use nexus::health::{Health, PostgresProbe, ProbeSpec, Probes, Recorder, RedisProbe};
 use nexus::monitor::Monitor;
+use nexus::monitor::serve::{ServeConfig, serve, shutdown_signal};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -407,11 +408,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if demo {
         tokio::spawn(demo_traffic(base.clone(), faults));
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    // Bounded: 1 024 connections, 10 s to send headers (or to idle between requests), 30 s per
+    // request, 1 MiB bodies, JSON errors; SIGTERM or Ctrl-C drains in-flight requests.
+    serve(listener, app, ServeConfig::default(), shutdown_signal()).await?;
     Ok(())
 }
 

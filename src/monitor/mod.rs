@@ -72,6 +72,7 @@ pub mod describe;
 mod history;
 mod report;
 mod routes;
+pub mod serve;
 mod source;
 #[cfg(feature = "otlp")]
 pub mod telemetry;
