@@ -275,7 +275,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 RedisBackplane::connect([url.as_str()], "nexus:documents:bp").await?,
             ));
         probes = probes.probe(ProbeSpec::new("redis", RedisProbe::new(&url)?).critical(false));
-        layout.push(format!("cache L2 Redis {url} + backplane"));
+        layout.push(format!(
+            "cache L2 Redis {} + backplane",
+            nexus::core::redact::url(&url)
+        ));
     }
     if let Ok(urls) = std::env::var("REDIS_CLUSTER_URLS") {
         let urls: Vec<String> = urls.split(',').map(str::to_owned).collect();
@@ -292,8 +295,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Store and database monitor.
     let (store, db) = match std::env::var("DATABASE_URL") {
         Ok(url) => {
+            // Bounded waits: during a database outage requests fail fast instead of queueing.
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(10)
+                .acquire_timeout(Duration::from_secs(2))
                 .connect(&url)
                 .await?;
             sqlx::query("CREATE TABLE IF NOT EXISTS documents (id bigserial PRIMARY KEY, title text NOT NULL, body text NOT NULL)")

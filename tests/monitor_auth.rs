@@ -92,3 +92,44 @@ async fn without_a_token_acting_routes_refuse_unless_opened_explicitly() {
     let (s, body) = call(&open, "POST", "/api/v1/monitoring/test-alert", None).await;
     assert_eq!(s, 200, "{body}");
 }
+
+/// A `MakeWriter` into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn a_token_in_a_query_string_never_reaches_the_logs() {
+    let logs = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(logs.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = nexus::monitor::with_request_ids(axum::Router::new().route(
+        "/fail",
+        axum::routing::get(|| async { (http::StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+    ));
+    let (s, _) = call(&app, "GET", "/fail?token=S3CRET-IN-QUERY", None).await;
+    assert_eq!(s, 500);
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("/fail"), "the request is logged: {text}");
+    assert!(!text.contains("S3CRET-IN-QUERY"), "{text}");
+}

@@ -10,6 +10,7 @@ pub mod histogram;
 #[cfg(feature = "http")]
 pub mod json;
 pub mod metric;
+pub mod redact;
 pub mod severity;
 pub mod task;
 pub mod time;

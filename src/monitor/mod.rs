@@ -413,7 +413,8 @@ pub fn with_request_ids(router: axum::Router) -> axum::Router {
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &http::Request<axum::body::Body>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+            // The path only: a query string may carry a token, and spans reach logs and traces.
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         })
         .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG));
     router

@@ -63,17 +63,7 @@ impl From<String> for Secret {
     }
 }
 
-/// A URL for logs: scheme and host only (paths and queries often carry tokens).
-pub(crate) fn redact_url(url: &str) -> String {
-    match url.parse::<::http::Uri>() {
-        Ok(u) => format!(
-            "{}://{}/…",
-            u.scheme_str().unwrap_or("?"),
-            u.authority().map(|a| a.host()).unwrap_or("?")
-        ),
-        Err(_) => "<unparseable URL>".into(),
-    }
-}
+pub(crate) use nexus_core::redact::url as redact_url;
 
 /// `firing` or `resolved`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
