@@ -194,6 +194,56 @@ async fn a_receiver_that_is_down_is_retried_until_it_is_back_and_nothing_is_lost
     assert_eq!(ids, ["1", "2"]);
 }
 
+/// Fire, then resolve, all while the receiver is down; then it comes back.
+async fn missed_incident(redeliver_for: Option<Duration>) -> Vec<serde_json::Value> {
+    let server = HttpReceiver::start().await;
+    let clock = Clock::starting_at(T0);
+    let mut b = Pipeline::builder()
+        .receiver(
+            Receiver::webhook("r", &server.url)
+                .unwrap()
+                .retry(fast_retry()),
+        )
+        .route(
+            Route::to("r")
+                .group_by(["alertname"])
+                .group_wait(Duration::from_secs(30))
+                .group_interval(Duration::from_secs(1)),
+        )
+        .clock(clock.clone());
+    if let Some(d) = redeliver_for {
+        b = b.redeliver_for(d);
+    }
+    let p = b.build().unwrap();
+    server.fail_next(usize::MAX);
+    let mut a = alert("A", &[], T0);
+    p.ingest(vec![a.clone()]);
+    clock.advance(Duration::from_secs(30));
+    assert_eq!(p.tick().await.len(), 1, "the firing notification fails");
+    a.ends_at = Some(clock.now());
+    p.ingest(vec![a]);
+    clock.advance(Duration::from_secs(1));
+    let _ = p.tick().await;
+    server.fail_next(0);
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(1));
+        assert!(p.tick().await.is_empty());
+    }
+    server.bodies()
+}
+
+#[tokio::test]
+async fn an_incident_missed_while_the_receiver_was_down_is_delivered_when_it_is_back() {
+    let bodies = missed_incident(None).await;
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert_eq!(bodies[0]["status"], "resolved");
+    assert_eq!(bodies[0]["alerts"][0]["labels"]["alertname"], "A");
+    assert_eq!(bodies[0]["alerts"][0]["status"], "resolved");
+    // With no redelivery horizon, as Alertmanager: the receiver never hears of it.
+    let bodies = missed_incident(Some(Duration::ZERO)).await;
+    assert!(bodies.is_empty(), "{bodies:?}");
+}
+
 #[tokio::test]
 async fn slack_payload_is_an_incoming_webhook_message() {
     let server = HttpReceiver::start().await;

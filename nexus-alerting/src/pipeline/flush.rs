@@ -38,6 +38,12 @@ impl Pipeline {
             .filter(|(_, g)| !g.flushing && g.next_flush <= now)
             .map(|(k, _)| k.clone())
             .collect();
+        let horizon = self.inner.redeliver_for;
+        for key in &due_groups {
+            if let Some(g) = st.groups.get_mut(key) {
+                g.owed.retain(|_, since| now - *since <= horizon);
+            }
+        }
         for key in due_groups {
             let Some(g) = st.groups.get(&key) else {
                 continue;
@@ -64,14 +70,18 @@ impl Pipeline {
             alerts.sort_by(|a, b| a.labels.cmp(&b.labels));
             let receiver = Arc::clone(&self.inner.receivers[&node.receiver]);
             let entry = st.nflog.get(&(key.clone(), node.receiver.clone()));
-            let needed = nflog::needs_update(
-                entry,
-                &firing,
-                &resolved,
-                receiver.sends_resolved(),
-                node.repeat_interval,
-                now,
-            );
+            // A receiver that missed an incident hears of it even if it has resolved.
+            let owed_now =
+                receiver.sends_resolved() && resolved.iter().any(|fp| g.owed.contains_key(fp));
+            let needed = owed_now
+                || nflog::needs_update(
+                    entry,
+                    &firing,
+                    &resolved,
+                    receiver.sends_resolved(),
+                    node.repeat_interval,
+                    now,
+                );
             let group_labels = g.labels.clone();
             let interval = node.group_interval;
             let escalate = node.escalation.is_some();
@@ -167,7 +177,16 @@ impl Pipeline {
         };
         g.flushing = false;
         if !ok {
+            // The receiver missed these: it hears of them once it answers again.
+            for fp in firing {
+                if g.owed.len() < MAX_OWED {
+                    g.owed.entry(*fp).or_insert(now);
+                }
+            }
             return;
+        }
+        if notified {
+            g.owed.clear();
         }
         let receiver = self.inner.tree.nodes[g.route].receiver.clone();
         for (fp, ends_at) in snapshot {

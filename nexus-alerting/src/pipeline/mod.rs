@@ -34,7 +34,7 @@ use crate::engine::AlertSink;
 use crate::error::Error;
 use crate::labels::{ALERT_NAME, Labels};
 use crate::notify::{Notification, Receiver};
-use crate::time::{Clock, Millis};
+use crate::time::{Clock, Millis, ms};
 use nexus_core::task::TaskHandle;
 use route::Tree;
 
@@ -88,7 +88,14 @@ struct Group {
     next_flush: Millis,
     has_flushed: bool,
     flushing: bool,
+    /// Alerts (label fingerprints) this group's receiver was due to hear firing when a delivery
+    /// failed, and since when: it hears of them (resolved, if they resolved meanwhile) once it is
+    /// back, within the redelivery horizon.
+    owed: HashMap<u64, Millis>,
 }
+
+/// Most owed alerts remembered per group.
+const MAX_OWED: usize = 1000;
 
 struct Escalating {
     level: usize,
@@ -160,6 +167,7 @@ struct Inner {
     inhibit: Vec<InhibitRule>,
     clock: Clock,
     external_url: String,
+    redeliver_for: Millis,
     wake: tokio::sync::Notify,
 }
 
@@ -205,6 +213,7 @@ pub struct PipelineBuilder {
     inhibit: Vec<InhibitRule>,
     clock: Option<Clock>,
     external_url: String,
+    redeliver_for: Option<Duration>,
 }
 
 impl PipelineBuilder {
@@ -229,6 +238,14 @@ impl PipelineBuilder {
     /// The clock (tests anchor it).
     pub fn clock(mut self, c: Clock) -> Self {
         self.clock = Some(c);
+        self
+    }
+
+    /// How long an incident that a receiver missed (its deliveries failed) is still delivered
+    /// once it answers again, even when every alert has resolved meanwhile (default 24 h; zero:
+    /// as Alertmanager, a receiver that never heard an alert fire never hears it resolve).
+    pub fn redeliver_for(mut self, d: Duration) -> Self {
+        self.redeliver_for = Some(d);
         self
     }
 
@@ -260,6 +277,7 @@ impl PipelineBuilder {
                 inhibit: self.inhibit,
                 clock: self.clock.unwrap_or_default(),
                 external_url: self.external_url,
+                redeliver_for: ms(self.redeliver_for.unwrap_or(Duration::from_secs(24 * 3600))),
                 wake: tokio::sync::Notify::new(),
             }),
         })
@@ -331,6 +349,7 @@ impl Pipeline {
                         next_flush: now + node.group_wait,
                         has_flushed: false,
                         flushing: false,
+                        owed: HashMap::new(),
                     }
                 });
                 group.fps.insert(a.fingerprint);
