@@ -126,10 +126,12 @@ async fn database(m: &Monitor, recs: &mut Vec<String>) -> serde_json::Value {
         return serde_json::json!({ "configured": false });
     };
     let connections = db.connections().await;
-    let statements = db.statements().await;
-    let advice = db
-        .recommendations(&nexus_dbmon::AdviceConfig::default())
-        .await;
+    if let Err(e) = &connections {
+        // Down: one timeout is enough (each further query would wait its own).
+        return serde_json::json!({ "configured": true, "up": false, "error": e.to_string() });
+    }
+    let advice_config = nexus_dbmon::AdviceConfig::default();
+    let (statements, advice) = tokio::join!(db.statements(), db.recommendations(&advice_config));
     if let Ok(a) = &advice {
         for r in a.iter().take(5) {
             recs.push(format!(
