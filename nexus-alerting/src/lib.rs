@@ -14,6 +14,8 @@ mod matcher;
 pub mod metrics;
 mod notify;
 mod pipeline;
+pub mod promql;
+pub mod promqltest;
 pub mod promtool;
 mod rule;
 mod rulefile;

@@ -56,9 +56,13 @@ impl Matcher {
         if !is_label_name(name) {
             return Err(format!("invalid label name {name:?}"));
         }
+        Self::build(name, op, value, "?")
+    }
+
+    fn build(name: &str, op: MatchOp, value: &str, flags: &str) -> Result<Self, String> {
         let re = match op {
             MatchOp::Regex | MatchOp::NotRegex => Some(
-                Regex::new(&format!("^(?:{value})$"))
+                Regex::new(&format!("^({flags}:{value})$"))
                     .map_err(|e| format!("invalid regular expression {value:?}: {e}"))?,
             ),
             _ => None,
@@ -69,6 +73,12 @@ impl Matcher {
             value: value.to_owned(),
             re,
         })
+    }
+
+    /// A PromQL selector matcher: any UTF-8 label name (Prometheus 3), and `.` in a regular
+    /// expression also matches a newline, as in Prometheus.
+    pub(crate) fn promql(name: &str, op: MatchOp, value: &str) -> Result<Self, String> {
+        Self::build(name, op, value, "?s")
     }
 
     /// `name="value"`.

@@ -6,6 +6,7 @@ use foldhash::HashMap;
 
 use crate::expr::Selector;
 use crate::labels::{Labels, METRIC_NAME};
+use crate::matcher::{MatchOp, Matcher};
 use crate::time::Millis;
 
 /// Prometheus' staleness marker (a NaN with this exact bit pattern).
@@ -135,6 +136,28 @@ impl Store {
         }
     }
 
+    /// Ids of the series `matchers` select (`name`, when given, is also one of the matchers).
+    pub(crate) fn select_matchers(&self, name: Option<&str>, matchers: &[Matcher]) -> Vec<u32> {
+        let name = name.or_else(|| {
+            matchers
+                .iter()
+                .find(|m| m.name() == METRIC_NAME && m.op() == MatchOp::Equal)
+                .map(Matcher::value)
+        });
+        let matches = |id: &u32| {
+            let l = &self.series[*id as usize].labels;
+            matchers.iter().all(|m| m.matches(l))
+        };
+        match name {
+            Some(n) => self
+                .by_name
+                .get(n)
+                .map(|ids| ids.iter().copied().filter(matches).collect())
+                .unwrap_or_default(),
+            None => (0..self.series.len() as u32).filter(matches).collect(),
+        }
+    }
+
     /// Drops series with no sample newer than `now - retention`; renumbers ids.
     pub(crate) fn compact(&mut self, now: Millis) {
         let horizon = now - self.retention;
@@ -172,9 +195,14 @@ impl Store {
     }
 }
 
-/// The latest non-stale sample at or before `t`, no older than `t - lookback` (inclusive when
-/// `closed`).
-pub(crate) fn instant(series: &Series, t: Millis, lookback: Millis, closed: bool) -> Option<f64> {
+/// The latest non-stale sample at or before `t` and its timestamp, no older than
+/// `t - lookback` (inclusive when `closed`).
+pub(crate) fn instant_with_time(
+    series: &Series,
+    t: Millis,
+    lookback: Millis,
+    closed: bool,
+) -> Option<(Millis, f64)> {
     let (ts, v) = if series.last.0 <= t {
         series.last
     } else {
@@ -187,7 +215,13 @@ pub(crate) fn instant(series: &Series, t: Millis, lookback: Millis, closed: bool
     } else {
         ts > t - lookback
     };
-    (fresh && !is_stale(v)).then_some(v)
+    (fresh && !is_stale(v)).then_some((ts, v))
+}
+
+/// The latest non-stale sample at or before `t`, no older than `t - lookback` (inclusive when
+/// `closed`).
+pub(crate) fn instant(series: &Series, t: Millis, lookback: Millis, closed: bool) -> Option<f64> {
+    instant_with_time(series, t, lookback, closed).map(|(_, v)| v)
 }
 
 /// The non-stale samples in `[t - range, t]` (`(t - range, t]` when not `closed`).

@@ -1,0 +1,419 @@
+//! The evaluator: instant and range queries over the sample store.
+
+use foldhash::HashMap;
+
+use crate::labels::{Labels, METRIC_NAME};
+use crate::matcher::MatchOp;
+use crate::store::{Store, instant, window};
+use crate::time::Millis;
+
+use super::ast::{At, Expr, ValueType, VectorSelector};
+use super::value::{Element, Series, Value, without_name};
+
+/// Info and warning annotations of a query, as Prometheus reports them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Annotations {
+    /// Warnings (the result may be wrong).
+    pub warnings: Vec<String>,
+    /// Information (the query may not mean what was intended).
+    pub infos: Vec<String>,
+}
+
+impl Annotations {
+    pub(crate) fn warn(&mut self, msg: String) {
+        if !self.warnings.contains(&msg) {
+            self.warnings.push(msg);
+        }
+    }
+
+    pub(crate) fn info(&mut self, msg: String) {
+        if !self.infos.contains(&msg) {
+            self.infos.push(msg);
+        }
+    }
+}
+
+/// Why a query failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvalError {
+    /// Two result series have the same labels.
+    #[error("vector cannot contain metrics with the same labelset")]
+    DuplicateLabelset,
+    /// Vector matching found more than one partner.
+    #[error("{0}")]
+    Matching(String),
+    /// A function or operator argument is out of its domain.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The query would load more samples than allowed.
+    #[error("query processing would load too many samples into memory (limit {0})")]
+    TooManySamples(usize),
+    /// A range query was asked for an expression that is not a scalar or an instant vector.
+    #[error("invalid expression type {0:?} for range query, must be Scalar or instant Vector")]
+    RangeType(String),
+}
+
+/// Evaluates parsed expressions against a store.
+///
+/// Prometheus 3 semantics by default: range selectors and the 5-minute lookback are left-open
+/// (`(t - range, t]`); [`Query::closed_windows`] gives Prometheus 2's closed windows.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub(crate) lookback: Millis,
+    pub(crate) closed: bool,
+    pub(crate) sub_step: Millis,
+    pub(crate) max_samples: usize,
+}
+
+impl Default for Query {
+    fn default() -> Self {
+        Self {
+            lookback: 5 * 60_000,
+            closed: false,
+            sub_step: 60_000,
+            max_samples: 50_000_000,
+        }
+    }
+}
+
+impl Query {
+    /// Prometheus 2 windows (`[t - range, t]`), as `promtool` 2.x evaluates.
+    pub fn closed_windows(mut self, closed: bool) -> Self {
+        self.closed = closed;
+        self
+    }
+
+    /// The lookback of instant selectors (default 5 minutes).
+    pub fn lookback(mut self, ms: Millis) -> Self {
+        self.lookback = ms;
+        self
+    }
+
+    /// The step of subqueries that give none (default 1 minute: the evaluation interval).
+    pub fn subquery_step(mut self, ms: Millis) -> Self {
+        self.sub_step = ms.max(1);
+        self
+    }
+
+    /// The most samples one query may hold at once (default 50 million, as Prometheus).
+    pub fn max_samples(mut self, n: usize) -> Self {
+        self.max_samples = n;
+        self
+    }
+
+    /// Evaluates `e` at `t`.
+    pub(crate) fn instant(
+        &self,
+        store: &Store,
+        e: &Expr,
+        t: Millis,
+    ) -> Result<(Value, Annotations), EvalError> {
+        let mut ev = Evaluator::new(self, store, t, t);
+        let v = ev.eval(e, t)?;
+        let v = finish(v)?;
+        Ok((v, ev.ann))
+    }
+
+    /// Evaluates `e` at every step from `start` to `end`: a matrix (series sorted by labels).
+    pub(crate) fn range(
+        &self,
+        store: &Store,
+        e: &Expr,
+        start: Millis,
+        end: Millis,
+        step: Millis,
+    ) -> Result<(Value, Annotations), EvalError> {
+        match e.value_type() {
+            ValueType::Scalar | ValueType::Vector => {}
+            t => return Err(EvalError::RangeType(t.to_string())),
+        }
+        let mut ev = Evaluator::new(self, store, start, end);
+        let mut out: HashMap<Labels, Series> = HashMap::default();
+        let mut t = start;
+        while t <= end {
+            match ev.eval(e, t)? {
+                Value::Scalar(v) => out
+                    .entry(Labels::new())
+                    .or_insert_with(|| Series {
+                        labels: Labels::new(),
+                        points: Vec::new(),
+                        drop_name: false,
+                    })
+                    .points
+                    .push((t, v)),
+                Value::Vector(v) => {
+                    for el in v {
+                        let s = out.entry(el.labels.clone()).or_insert_with(|| Series {
+                            labels: el.labels,
+                            points: Vec::new(),
+                            drop_name: false,
+                        });
+                        s.drop_name |= el.drop_name;
+                        s.points.push((t, el.value));
+                    }
+                }
+                _ => {}
+            }
+            ev.ann_only = true;
+            if step <= 0 {
+                break;
+            }
+            t += step;
+        }
+        let mut m: Vec<Series> = out.into_values().collect();
+        m.sort_by(|a, b| a.labels.cmp(&b.labels));
+        let v = finish(Value::Matrix(m))?;
+        Ok((v, ev.ann))
+    }
+}
+
+/// Drops names marked for removal and rejects duplicate label sets.
+fn finish(v: Value) -> Result<Value, EvalError> {
+    match v {
+        Value::Vector(mut v) => {
+            for e in &mut v {
+                if e.drop_name {
+                    e.labels = without_name(&e.labels);
+                    e.drop_name = false;
+                }
+            }
+            let mut seen = foldhash::HashSet::default();
+            if v.iter().any(|e| !seen.insert(e.labels.clone())) {
+                return Err(EvalError::DuplicateLabelset);
+            }
+            Ok(Value::Vector(v))
+        }
+        Value::Matrix(mut m) => {
+            for s in &mut m {
+                if s.drop_name {
+                    s.labels = without_name(&s.labels);
+                    s.drop_name = false;
+                }
+            }
+            let mut seen = foldhash::HashSet::default();
+            if m.iter().any(|s| !seen.insert(s.labels.clone())) {
+                return Err(EvalError::DuplicateLabelset);
+            }
+            m.sort_by(|a, b| a.labels.cmp(&b.labels));
+            Ok(Value::Matrix(m))
+        }
+        v => Ok(v),
+    }
+}
+
+pub(crate) struct Evaluator<'a> {
+    pub(crate) q: &'a Query,
+    pub(crate) store: &'a Store,
+    start: Millis,
+    end: Millis,
+    pub(crate) ann: Annotations,
+    /// Later steps of a range query repeat the first step's annotations; kept for symmetry.
+    ann_only: bool,
+    samples: usize,
+}
+
+/// A range vector argument with the bounds of its window.
+pub(crate) struct RangeArg {
+    pub(crate) series: Vec<Series>,
+    pub(crate) start: Millis,
+    pub(crate) end: Millis,
+}
+
+impl<'a> Evaluator<'a> {
+    fn new(q: &'a Query, store: &'a Store, start: Millis, end: Millis) -> Self {
+        Self {
+            q,
+            store,
+            start,
+            end,
+            ann: Annotations::default(),
+            ann_only: false,
+            samples: 0,
+        }
+    }
+
+    pub(crate) fn at_time(&self, at: Option<At>, t: Millis) -> Millis {
+        match at {
+            None => t,
+            Some(At::Time(ms)) => ms,
+            Some(At::Start) => self.start,
+            Some(At::End) => self.end,
+        }
+    }
+
+    fn count(&mut self, n: usize) -> Result<(), EvalError> {
+        self.samples += n;
+        if self.samples > self.q.max_samples {
+            return Err(EvalError::TooManySamples(self.q.max_samples));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn eval(&mut self, e: &Expr, t: Millis) -> Result<Value, EvalError> {
+        Ok(match e {
+            Expr::Number(n) => Value::Scalar(*n),
+            Expr::String(s) => Value::String(s.clone()),
+            Expr::Paren(e) => self.eval(e, t)?,
+            Expr::Selector(vs) => Value::Vector(self.select_instant(vs, t)),
+            Expr::Matrix { .. } | Expr::Subquery { .. } => {
+                Value::Matrix(self.range_arg(e, t)?.series)
+            }
+            Expr::Neg(inner) => match self.eval(inner, t)? {
+                Value::Scalar(v) => Value::Scalar(-v),
+                Value::Vector(mut v) => {
+                    for el in &mut v {
+                        el.value = -el.value;
+                        el.drop_name = true;
+                    }
+                    Value::Vector(v)
+                }
+                v => v,
+            },
+            Expr::Binary {
+                op,
+                lhs,
+                rhs,
+                matching,
+                return_bool,
+            } => {
+                let l = self.eval(lhs, t)?;
+                let r = self.eval(rhs, t)?;
+                super::binary::eval(*op, l, r, matching.as_ref(), *return_bool)?
+            }
+            Expr::Aggregate {
+                op,
+                expr,
+                param,
+                without,
+                grouping,
+            } => {
+                let param = match param {
+                    Some(p) => Some(self.eval(p, t)?),
+                    None => None,
+                };
+                let Value::Vector(v) = self.eval(expr, t)? else {
+                    return Ok(Value::Vector(Vec::new()));
+                };
+                Value::Vector(super::aggregate::eval(
+                    self, *op, v, param, *without, grouping,
+                )?)
+            }
+            Expr::Call { func, args } => super::call::call(self, func, args, t)?,
+        })
+    }
+
+    pub(crate) fn select_instant(&self, vs: &VectorSelector, t: Millis) -> Vec<Element> {
+        let ts = self.at_time(vs.at, t) - vs.offset;
+        let mut out = Vec::new();
+        for id in self.store.select_matchers(vs.name.as_deref(), &vs.matchers) {
+            let s = &self.store.series[id as usize];
+            if let Some(v) = instant(s, ts, self.q.lookback, self.q.closed) {
+                out.push(Element::new(s.labels.clone(), v, false));
+            }
+        }
+        out
+    }
+
+    /// Evaluates a range-vector expression (a range selector or a subquery, possibly in
+    /// parentheses) at `t`.
+    pub(crate) fn range_arg(&mut self, e: &Expr, t: Millis) -> Result<RangeArg, EvalError> {
+        match e {
+            Expr::Paren(inner) => self.range_arg(inner, t),
+            Expr::Matrix { vs, range } => {
+                let end = self.at_time(vs.at, t) - vs.offset;
+                let start = end - range;
+                let mut out = Vec::new();
+                let mut buf = Vec::new();
+                for id in self.store.select_matchers(vs.name.as_deref(), &vs.matchers) {
+                    let s = &self.store.series[id as usize];
+                    window(&s.samples, end, *range, self.q.closed, &mut buf);
+                    if buf.is_empty() {
+                        continue;
+                    }
+                    self.count(buf.len())?;
+                    out.push(Series {
+                        labels: s.labels.clone(),
+                        points: buf.clone(),
+                        drop_name: false,
+                    });
+                }
+                Ok(RangeArg {
+                    series: out,
+                    start,
+                    end,
+                })
+            }
+            Expr::Subquery {
+                expr,
+                range,
+                step,
+                offset,
+                at,
+            } => {
+                let end = self.at_time(*at, t) - offset;
+                let start = end - range;
+                let step = step.unwrap_or(self.q.sub_step);
+                // The first step-aligned time after the window's start (Go's truncating division).
+                let mut ts = step * (start / step);
+                if ts < start || (!self.q.closed && ts == start) {
+                    ts += step;
+                }
+                let mut by_labels: HashMap<Labels, usize> = HashMap::default();
+                let mut out: Vec<Series> = Vec::new();
+                while ts <= end {
+                    if let Value::Vector(v) = self.eval(expr, ts)? {
+                        self.count(v.len())?;
+                        for el in v {
+                            let i = *by_labels.entry(el.labels.clone()).or_insert_with(|| {
+                                out.push(Series {
+                                    labels: el.labels.clone(),
+                                    points: Vec::new(),
+                                    drop_name: false,
+                                });
+                                out.len() - 1
+                            });
+                            out[i].drop_name |= el.drop_name;
+                            out[i].points.push((ts, el.value));
+                        }
+                    }
+                    ts += step;
+                }
+                Ok(RangeArg {
+                    series: out,
+                    start,
+                    end,
+                })
+            }
+            _ => Ok(RangeArg {
+                series: Vec::new(),
+                start: t,
+                end: t,
+            }),
+        }
+    }
+}
+
+/// The labels `absent`/`absent_over_time` give: the selector's equality matchers (a label
+/// matched more than once is left out), without the name.
+pub(crate) fn absent_labels(e: &Expr) -> Labels {
+    let vs = match e {
+        Expr::Paren(inner) => return absent_labels(inner),
+        Expr::Selector(vs) | Expr::Matrix { vs, .. } => vs,
+        Expr::Subquery { expr, .. } => return absent_labels(expr),
+        _ => return Labels::new(),
+    };
+    let mut out = Labels::new();
+    let mut seen = foldhash::HashSet::default();
+    for m in &vs.matchers {
+        if m.name() == METRIC_NAME {
+            continue;
+        }
+        if m.op() == MatchOp::Equal && seen.insert(m.name().to_owned()) {
+            out.insert(m.name(), m.value());
+        } else {
+            out.remove(m.name());
+        }
+    }
+    out
+}
