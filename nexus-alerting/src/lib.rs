@@ -7,11 +7,11 @@ mod alert;
 pub mod anomaly;
 mod engine;
 mod error;
-mod expr;
 mod gofmt;
 mod labels;
 mod matcher;
 pub mod metrics;
+mod notation;
 mod notify;
 mod pipeline;
 pub mod promql;
@@ -27,7 +27,6 @@ mod time;
 pub use alert::{ActiveAlert, Alert, AlertState};
 pub use engine::{AlertSink, DetectorFactory, Engine, EngineBuilder, EvalConfig, Evaluator};
 pub use error::Error;
-pub use expr::{CmpOp, Expr, ExprError, Operand, RangeFn, Selector};
 pub use labels::{ALERT_NAME, Labels, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, matches_all};
 pub use nexus_core::task::TaskHandle;
@@ -41,7 +40,7 @@ pub use pipeline::{
     Ack, Escalation, InhibitRule, Job, Muted, Pipeline, PipelineAlert, PipelineBuilder, Route,
     Silence, SilenceState,
 };
-pub use rule::{FlapPolicy, Rule, RuleBuilder, RuleGroup, Severity};
+pub use rule::{CmpOp, FlapPolicy, Rule, RuleBuilder, RuleGroup, Severity};
 pub use rulefile::{DEFAULT_RULES, default_rules, load_rule_file, parse_rule_file};
 pub use source::{FnSource, Source};
 pub use store::{STALE_NAN, Sample, is_stale};

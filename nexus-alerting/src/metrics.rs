@@ -29,6 +29,12 @@ pub const SOURCE_ERRORS: Metric = Metric::counter(
     &["source"],
     "Failed or timed-out pulls from alerting sources.",
 );
+/// Rule evaluations that failed (the rule's alerts are kept as they were; see `rule_health`).
+pub const RULE_EVALUATION_FAILURES: Metric = Metric::counter(
+    "nexus_alerting_rule_evaluation_failures_total",
+    &["rule_group"],
+    "Rule evaluations that failed with a query error.",
+);
 /// Alerts held, by state.
 pub const ALERTS: Metric = Metric::gauge(
     "nexus_alerting_alerts",
@@ -77,6 +83,7 @@ pub const ALL: &[Metric] = &[
     EVALUATIONS,
     EVALUATION_DURATION,
     SOURCE_ERRORS,
+    RULE_EVALUATION_FAILURES,
     ALERTS,
     NOTIFICATIONS,
     NOTIFICATIONS_FAILED,

@@ -4,7 +4,7 @@
 //! Supported: `rule_files`, `evaluation_interval`, `tests[].interval`, `input_series` (values in
 //! promtool's expanding notation: `1 2 _ stale 0+10x5 5-1x3 _x2 3x2`), `external_labels`,
 //! `alert_rule_test` (firing alerts at `eval_time`, labels and annotations) and
-//! `promql_expr_test` (instant values; compared to 1e-9 relative). `group_eval_order` is
+//! `promql_expr_test` (instant values, compared exactly as promtool compares them). `group_eval_order` is
 //! accepted and ignored (rules here do not read each other's output).
 //!
 //! ```no_run
@@ -20,11 +20,10 @@ use serde::Deserialize;
 
 use crate::engine::{EvalConfig, Evaluator};
 use crate::error::Error;
-use crate::expr::Expr;
-use crate::labels::{ALERT_NAME, Labels, METRIC_NAME};
-use crate::matcher::{MatchOp, Matcher};
+use crate::labels::{ALERT_NAME, Labels};
+use crate::notation::{self, Point};
 use crate::rulefile::load_rule_file;
-use crate::store::{STALE_NAN, Sample};
+use crate::store::Sample;
 use crate::time::{Millis, ms, parse_duration};
 
 #[derive(Deserialize)]
@@ -184,6 +183,8 @@ pub fn run_file(path: impl AsRef<Path>) -> Result<Report, Error> {
             interval: std::time::Duration::from_millis(eval_interval as u64),
             external_labels: Labels::from_pairs(t.external_labels.clone()),
             external_url: t.external_url.clone().unwrap_or_default(),
+            // promtool 2.42 (Debian 12), the oracle these files are checked against.
+            closed_windows: true,
             ..EvalConfig::default()
         };
         let mut ev = Evaluator::new(cfg);
@@ -217,9 +218,18 @@ pub fn run_file(path: impl AsRef<Path>) -> Result<Report, Error> {
         }
         for e in &t.promql_expr_test {
             let at = ms(parse_duration(&e.eval_time).map_err(&cfg_err)?);
-            let expr = Expr::parse(&e.expr)
+            let expr = crate::promql::parse(&e.expr)
                 .map_err(|x| cfg_err(format!("{tname}: expr {:?}: {x}", e.expr)))?;
-            let got = ev.query(&expr, at);
+            let got = match ev.query(&expr, at) {
+                Ok(v) => v,
+                Err(x) => {
+                    report.failures.push(format!(
+                        "{tname}: expr {:?} at {}: {x}",
+                        e.expr, e.eval_time
+                    ));
+                    continue;
+                }
+            };
             let mut want = Vec::new();
             for s in &e.exp_samples {
                 want.push((
@@ -246,8 +256,9 @@ pub fn run_file(path: impl AsRef<Path>) -> Result<Report, Error> {
     Ok(report)
 }
 
+/// promtool compares values exactly (NaN equals NaN).
 fn close(a: f64, b: f64) -> bool {
-    (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
+    (a.is_nan() && b.is_nan()) || a == b
 }
 
 fn check_alerts(ev: &Evaluator, tname: &str, at: Millis, test: &AlertTest, report: &mut Report) {
@@ -273,77 +284,20 @@ fn check_alerts(ev: &Evaluator, tname: &str, at: Millis, test: &AlertTest, repor
     }
 }
 
-/// `metric{a="b"}` → labels with `__name__`.
 fn parse_series(s: &str) -> Result<Labels, String> {
-    let s = s.trim();
-    let (name, rest) = match s.find('{') {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, ""),
-    };
-    let mut labels = Labels::new();
-    if !name.is_empty() {
-        labels.insert(METRIC_NAME, name.trim());
-    }
-    if !rest.is_empty() {
-        for m in Matcher::parse_list(rest)? {
-            if m.op() != MatchOp::Equal {
-                return Err(format!("series {s:?}: only = is allowed in series labels"));
-            }
-            labels.insert(m.name(), m.value());
-        }
-    }
-    Ok(labels)
+    notation::parse_labels_or_empty(s)
 }
 
 /// promtool's value notation → one optional value per step.
 fn expand_values(s: &str) -> Result<Vec<Option<f64>>, String> {
-    let mut out = Vec::new();
-    for tok in s.split_whitespace() {
-        if tok == "_" {
-            out.push(None);
-            continue;
-        }
-        if tok == "stale" {
-            out.push(Some(f64::from_bits(STALE_NAN)));
-            continue;
-        }
-        if let Some(n) = tok.strip_prefix("_x") {
-            let n: usize = n.parse().map_err(|_| format!("bad repeat in {tok:?}"))?;
-            out.extend(std::iter::repeat_n(None, n));
-            continue;
-        }
-        let num = |t: &str| -> Result<f64, String> {
-            match t {
-                "Inf" | "+Inf" => Ok(f64::INFINITY),
-                "-Inf" => Ok(f64::NEG_INFINITY),
-                "NaN" => Ok(f64::NAN),
-                _ => t.parse().map_err(|_| format!("bad value {t:?}")),
-            }
-        };
-        let Some((head, times)) = tok.rsplit_once('x') else {
-            out.push(Some(num(tok)?));
-            continue;
-        };
-        let times: usize = times
-            .parse()
-            .map_err(|_| format!("bad repeat in {tok:?}"))?;
-        // a+bxn / a-bxn (n+1 values), or axn (a repeated n+1 times).
-        let split = head
-            .char_indices()
-            .skip(1)
-            .find(|&(i, c)| {
-                (c == '+' || c == '-') && !matches!(head.as_bytes()[i - 1], b'e' | b'E')
-            })
-            .map(|(i, _)| i);
-        let (start, step) = match split {
-            Some(i) => (num(&head[..i])?, num(&head[i..])?),
-            None => (num(head)?, 0.0),
-        };
-        for k in 0..=times {
-            out.push(Some(start + step * k as f64));
-        }
-    }
-    Ok(out)
+    notation::expand(s)?
+        .into_iter()
+        .map(|p| match p {
+            Point::Value(v) => Ok(Some(v)),
+            Point::Omitted => Ok(None),
+            Point::Histogram => Err("native histograms are not supported".to_owned()),
+        })
+        .collect()
 }
 
 #[cfg(test)]

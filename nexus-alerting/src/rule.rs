@@ -4,10 +4,133 @@
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::expr::{CmpOp, Expr};
+use crate::promql::{self, BinOp, Expr, ValueType};
 use crate::template::Template;
+use crate::time::Millis;
 
 pub use nexus_core::severity::Severity;
+
+/// A comparison operator (of a rule's condition, its tiers and its clear threshold).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CmpOp {
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+}
+
+impl CmpOp {
+    /// Whether `lhs op rhs` holds.
+    pub fn holds(self, lhs: f64, rhs: f64) -> bool {
+        match self {
+            CmpOp::Gt => lhs > rhs,
+            CmpOp::Ge => lhs >= rhs,
+            CmpOp::Lt => lhs < rhs,
+            CmpOp::Le => lhs <= rhs,
+            CmpOp::Eq => lhs == rhs,
+            CmpOp::Ne => lhs != rhs,
+        }
+    }
+
+    fn of(op: BinOp, flipped: bool) -> Option<Self> {
+        Some(match (op, flipped) {
+            (BinOp::Gt, false) | (BinOp::Lt, true) => CmpOp::Gt,
+            (BinOp::Ge, false) | (BinOp::Le, true) => CmpOp::Ge,
+            (BinOp::Lt, false) | (BinOp::Gt, true) => CmpOp::Lt,
+            (BinOp::Le, false) | (BinOp::Ge, true) => CmpOp::Le,
+            (BinOp::Eq, _) => CmpOp::Eq,
+            (BinOp::Ne, _) => CmpOp::Ne,
+            _ => return None,
+        })
+    }
+
+    /// The operator's text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+        }
+    }
+}
+
+/// A rule expression's top-level filter against a number (`operand > 0.05`): the engine
+/// evaluates the operand and applies the comparison itself, so that tiers and a clear threshold
+/// can use the same value. The result is the same as evaluating the whole expression.
+#[derive(Debug, Clone)]
+pub(crate) struct Condition {
+    pub(crate) op: CmpOp,
+    pub(crate) threshold: f64,
+    pub(crate) operand: Expr,
+}
+
+fn condition(e: &Expr) -> Option<Condition> {
+    let Expr::Binary {
+        op,
+        lhs,
+        rhs,
+        return_bool: false,
+        ..
+    } = e
+    else {
+        return None;
+    };
+    match (lhs.value_type(), strip(rhs), strip(lhs), rhs.value_type()) {
+        (ValueType::Vector, Some(n), _, _) => Some(Condition {
+            op: CmpOp::of(*op, false)?,
+            threshold: n,
+            operand: (**lhs).clone(),
+        }),
+        (_, _, Some(n), ValueType::Vector) => Some(Condition {
+            op: CmpOp::of(*op, true)?,
+            threshold: n,
+            operand: (**rhs).clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// A number literal, possibly in parentheses.
+fn strip(e: &Expr) -> Option<f64> {
+    match e {
+        Expr::Number(n) => Some(*n),
+        Expr::Paren(inner) => strip(inner),
+        _ => None,
+    }
+}
+
+/// How far back an expression reads, beyond the lookback: its longest range plus offset
+/// (subqueries add up).
+fn horizon(e: &Expr) -> Millis {
+    let mut out: Millis = 0;
+    e.walk(&mut |x| {
+        let h = match x {
+            Expr::Selector(vs) => vs.offset.max(0),
+            Expr::Matrix { vs, range } => range + vs.offset.max(0),
+            Expr::Subquery {
+                expr,
+                range,
+                offset,
+                ..
+            } => range + (*offset).max(0) + horizon(expr),
+            _ => 0,
+        };
+        out = out.max(h);
+    });
+    out
+}
 
 /// Flap handling: an alert that starts firing `max_starts` times within `window` is marked
 /// flapping and held open until its condition has stayed false for a whole `window`.
@@ -36,7 +159,10 @@ pub struct FlapPolicy {
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub(crate) name: String,
+    pub(crate) text: String,
     pub(crate) expr: Expr,
+    pub(crate) cond: Option<Condition>,
+    pub(crate) horizon: Millis,
     pub(crate) for_: Duration,
     pub(crate) keep_firing_for: Duration,
     pub(crate) labels: Vec<(String, Template)>,
@@ -73,6 +199,11 @@ impl Rule {
         &self.expr
     }
 
+    /// The expression as written.
+    pub fn expr_text(&self) -> &str {
+        &self.text
+    }
+
     /// The `for` duration.
     pub fn for_duration(&self) -> Duration {
         self.for_
@@ -105,7 +236,7 @@ impl Rule {
 
     /// Whether `value` passes the firing condition; with tiers, the severity it reaches.
     pub(crate) fn fires(&self, value: f64, active: bool) -> Option<Option<Severity>> {
-        let Some((op, threshold)) = self.expr.cmp else {
+        let Some(Condition { op, threshold, .. }) = self.cond else {
             return Some(None);
         };
         let tier = self
@@ -207,8 +338,16 @@ impl RuleBuilder {
         {
             return Err(bad(format!("invalid alert name {:?}", self.name)));
         }
-        let expr = Expr::parse(&self.expr)
+        let expr = promql::parse(&self.expr)
             .map_err(|e| bad(format!("expression {:?}: {}", self.expr, e)))?;
+        if matches!(expr.value_type(), ValueType::String | ValueType::Matrix) {
+            return Err(bad(format!(
+                "expression {:?}: an alerting rule needs an instant vector or a scalar, not a {}",
+                self.expr,
+                expr.value_type()
+            )));
+        }
+        let cond = condition(&expr);
         let tpl =
             |pairs: Vec<(String, String)>, what: &str| -> Result<Vec<(String, Template)>, Error> {
                 pairs
@@ -231,7 +370,7 @@ impl RuleBuilder {
         let annotations = tpl(self.annotations.clone(), "annotation")?;
         let mut tiers = Vec::new();
         if !self.extra_tiers.is_empty() {
-            let Some((op, threshold)) = expr.cmp else {
+            let Some(Condition { op, threshold, .. }) = cond else {
                 return Err(bad("tiers need a comparison in the expression".into()));
             };
             if matches!(op, CmpOp::Eq | CmpOp::Ne) {
@@ -256,7 +395,7 @@ impl RuleBuilder {
             }
         }
         if let Some(c) = self.clear {
-            let Some((op, threshold)) = expr.cmp else {
+            let Some(Condition { op, threshold, .. }) = cond else {
                 return Err(bad(
                     "a clear threshold needs a comparison in the expression".into(),
                 ));
@@ -277,7 +416,10 @@ impl RuleBuilder {
         }
         Ok(Rule {
             name: self.name,
+            horizon: horizon(&expr),
+            text: self.expr,
             expr,
+            cond,
             for_: self.for_,
             keep_firing_for: self.keep_firing_for,
             labels,

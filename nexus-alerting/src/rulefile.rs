@@ -101,7 +101,7 @@ fn positions(src: &str) -> Positions {
 ///   - name: app
 ///     rules:
 ///       - alert: HighErrorRate
-///         expr: rate(http_errors_total[5m]) > 0.05
+///         expr: sum by (job) (rate(http_errors_total[5m])) / sum by (job) (rate(http_requests_total[5m])) > 0.05
 ///         for: 2m
 ///         labels: { severity: critical }
 ///         annotations: { summary: "{{ $labels.job }}: {{ $value }}" }
@@ -113,9 +113,9 @@ fn positions(src: &str) -> Positions {
 ///   - name: app
 ///     rules:
 ///       - alert: X
-///         expr: sum(rate(x[5m])) > 1
+///         expr: sum(rate(x[5m]) by (job) > 1
 /// "#).unwrap_err();
-/// assert!(err.to_string().starts_with("bad.yml:6:15: "), "{err}");
+/// assert!(err.to_string().starts_with("bad.yml:6:31: "), "{err}");
 /// ```
 pub fn parse_rule_file(file: &str, src: &str) -> Result<Vec<RuleGroup>, Error> {
     check_shape(src).map_err(|(line, message)| Error::Load {
@@ -175,7 +175,7 @@ pub fn parse_rule_file(file: &str, src: &str) -> Result<Vec<RuleGroup>, Error> {
             let Some(expr) = r.expr else {
                 return Err(ctx(format!("{name:?}: a rule needs `expr:`")));
             };
-            if let Err(e) = crate::expr::Expr::parse(&expr) {
+            if let Err(e) = crate::promql::parse(&expr) {
                 let p = pos.exprs.get(idx);
                 let (line, column) = match p {
                     Some(p) => locate(p, &expr, e.offset),
@@ -346,9 +346,9 @@ mod tests {
 
     #[test]
     fn errors_point_at_the_problem() {
-        let src = "groups:\n  - name: a\n    rules:\n      - alert: A\n        expr: |\n          x > 1\n          and y\n";
+        let src = "groups:\n  - name: a\n    rules:\n      - alert: A\n        expr: |\n          x > 1\n          and y )\n";
         let e = parse_rule_file("f", src).unwrap_err().to_string();
-        assert!(e.starts_with("f:7:11: "), "{e}");
+        assert!(e.starts_with("f:7:17: "), "{e}");
         let src = "groups:\n  - name: a\n    rules:\n      - alert: A\n        expr: \"x >> 1\"\n";
         let e = parse_rule_file("f", src).unwrap_err().to_string();
         assert!(e.starts_with("f:5:19: "), "{e}");

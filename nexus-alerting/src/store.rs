@@ -4,7 +4,6 @@ use std::collections::VecDeque;
 
 use foldhash::HashMap;
 
-use crate::expr::Selector;
 use crate::labels::{Labels, METRIC_NAME};
 use crate::matcher::{MatchOp, Matcher};
 use crate::time::Millis;
@@ -117,22 +116,6 @@ impl Store {
         }
         while s.front().is_some_and(|f| f.0 < ts - retention) {
             s.pop_front();
-        }
-    }
-
-    /// Ids of the series `sel` selects.
-    pub(crate) fn select(&self, sel: &Selector) -> Vec<u32> {
-        let matches = |id: &u32| {
-            let l = &self.series[*id as usize].labels;
-            sel.matchers.iter().all(|m| m.matches(l))
-        };
-        match &sel.name {
-            Some(n) => self
-                .by_name
-                .get(n)
-                .map(|ids| ids.iter().copied().filter(matches).collect())
-                .unwrap_or_default(),
-            None => (0..self.series.len() as u32).filter(matches).collect(),
         }
     }
 

@@ -1,14 +1,16 @@
 //! The public surface: every error type is a `std::error::Error`, every type the API hands out
 //! can be named.
 
-use nexus_alerting::{DetectorFactory, Error, ExprError, NotifyError, TemplateError};
+use nexus_alerting::promql::{EvalError, ParseError};
+use nexus_alerting::{DetectorFactory, Error, NotifyError, TemplateError};
 
 fn is_error<E: std::error::Error + Send + Sync + 'static>() {}
 
 #[test]
 fn public_errors_are_std_errors_with_readable_messages() {
     is_error::<Error>();
-    is_error::<ExprError>();
+    is_error::<ParseError>();
+    is_error::<EvalError>();
     is_error::<TemplateError>();
     is_error::<NotifyError>();
     assert_eq!(

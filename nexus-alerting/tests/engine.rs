@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use nexus_alerting::{
-    AlertState, EvalConfig, Evaluator, Expr, Labels, Rule, RuleGroup, Sample, Template,
-    parse_rule_file,
+    AlertState, EvalConfig, Evaluator, Labels, Rule, RuleGroup, Sample, Template, parse_rule_file,
 };
 use proptest::prelude::*;
 
@@ -119,7 +118,7 @@ fn malformed_rule_files_are_typed_errors() {
 proptest! {
     #[test]
     fn parsers_never_panic(s in "\\PC{0,80}") {
-        let _ = Expr::parse(&s);
+        let _ = nexus_alerting::promql::parse(&s);
         let _ = Template::parse(&s);
         let _ = nexus_alerting::Matcher::parse_list(&s);
         let _ = nexus_alerting::parse_duration(&s);
@@ -134,9 +133,9 @@ proptest! {
         num in "-?[0-9.e+]{0,6}",
     ) {
         let e = format!("{f}({name}{{job{op}\"a\"}}[{range}]) {op} {num}");
-        let _ = Expr::parse(&e);
+        let _ = nexus_alerting::promql::parse(&e);
         let e = format!("{name}{{a{op}\"b\", c=\"d\"}} {op} {num}");
-        let _ = Expr::parse(&e);
+        let _ = nexus_alerting::promql::parse(&e);
     }
 }
 

@@ -56,8 +56,8 @@ pub struct EvalConfig {
     pub interval: Duration,
     /// Instant-selector lookback (5 min, as Prometheus).
     pub lookback: Duration,
-    /// Windows include their left edge (`[t - range, t]`), as Prometheus 2.x; `false` gives
-    /// Prometheus 3's left-open windows.
+    /// Windows include their left edge (`[t - range, t]`), as Prometheus 2.x (`promtool`
+    /// 2.42); the default `false` gives Prometheus 3's left-open windows.
     pub closed_windows: bool,
     /// `$externalLabels`, also added to every alert.
     pub external_labels: Labels,
@@ -70,7 +70,7 @@ impl Default for EvalConfig {
         Self {
             interval: Duration::from_secs(15),
             lookback: Duration::from_secs(300),
-            closed_windows: true,
+            closed_windows: false,
             external_labels: Labels::new(),
             external_url: String::new(),
         }
@@ -96,9 +96,14 @@ struct RuleState {
     interval: Option<Millis>,
     last_eval: Option<Millis>,
     active: HashMap<u64, Held>,
-    selected: (u64, Vec<u32>),
-    /// Per series id: (alert fingerprint, alert labels before severity), valid for `selected.0`.
-    label_cache: Vec<Option<(u64, Labels, Labels)>>,
+    /// The selectors' series, per store generation.
+    selected: SelectCache,
+    /// Per store series id: (alert fingerprint, alert labels before severity, template labels),
+    /// valid for `label_generation`.
+    label_cache: HashMap<u32, (u64, Labels, Labels)>,
+    label_generation: u64,
+    /// The last evaluation's error, if it failed.
+    last_error: Option<String>,
     /// Scratch map of this evaluation's results, kept to reuse its allocation.
     hits: HashMap<u64, Hit>,
     starts: HashMap<u64, VecDeque<Millis>>,
@@ -120,8 +125,10 @@ impl RuleState {
             interval: interval.map(ms),
             last_eval: None,
             active: HashMap::new(),
-            selected: (u64::MAX, Vec::new()),
-            label_cache: Vec::new(),
+            selected: SelectCache::default(),
+            label_cache: HashMap::new(),
+            label_generation: u64::MAX,
+            last_error: None,
             hits: HashMap::new(),
             starts: HashMap::new(),
             static_labels,
@@ -132,7 +139,7 @@ impl RuleState {
         (
             self.group.clone(),
             self.rule.name.clone(),
-            self.rule.expr.text().to_owned(),
+            self.rule.text.clone(),
         )
     }
 }
@@ -151,9 +158,10 @@ pub struct Evaluator {
     store: Store,
     rules: Vec<RuleState>,
     cfg: EvalConfig,
-    buf: Vec<(Millis, f64)>,
     detectors: HashMap<u64, Fed>,
     make_detector: DetectorFactory,
+    /// Scratch list of a rule's results (store id, element index, value), reused.
+    items: Vec<(Option<u32>, usize, f64)>,
 }
 
 impl std::fmt::Debug for Evaluator {
@@ -174,27 +182,25 @@ impl Evaluator {
             store: Store::new(0),
             rules: Vec::new(),
             cfg,
-            buf: Vec::new(),
             detectors: HashMap::new(),
             make_detector: Arc::new(|| Box::new(CombinedDetector::default())),
+            items: Vec::new(),
         };
         ev.update_retention();
         ev
     }
 
     fn update_retention(&mut self) {
-        let longest = self
-            .rules
-            .iter()
-            .map(|r| r.rule.expr.range())
-            .max()
-            .unwrap_or(0);
-        self.store.retention = longest.max(ms(self.cfg.lookback));
+        let longest = self.rules.iter().map(|r| r.rule.horizon).max().unwrap_or(0);
+        self.store.retention = longest + ms(self.cfg.lookback);
     }
 
     /// Adds one rule to group `group`.
     pub fn add_rule(&mut self, group: &str, rule: Rule) {
-        self.store.retention = self.store.retention.max(rule.expr.range());
+        self.store.retention = self
+            .store
+            .retention
+            .max(rule.horizon + ms(self.cfg.lookback));
         self.rules.push(RuleState::new(rule, group, None));
     }
 
@@ -261,55 +267,44 @@ impl Evaluator {
         self.store.size()
     }
 
-    /// Evaluates `expr` at `t` (no comparison applied when it has none): the result vector,
-    /// as a PromQL instant query would return it.
-    pub fn query(&mut self, expr: &Expr, t: Millis) -> Vec<(Labels, f64)> {
-        let ids = self.store.select(expr.operand.selector());
-        let mut out = Vec::new();
-        for id in ids {
-            if let Some((labels, v)) = self.value_of(expr, id, t)
-                && expr.cmp.is_none_or(|(op, n)| op.holds(v, n))
-            {
-                out.push((labels, v));
-            }
-        }
+    /// Evaluates `expr` at `t` as a PromQL instant query (a scalar gives one element with no
+    /// labels), sorted by labels.
+    pub fn query(
+        &mut self,
+        expr: &Expr,
+        t: Millis,
+    ) -> Result<Vec<(Labels, f64)>, promql::EvalError> {
+        let q = self.query_settings();
+        let (detectors, make) = (&mut self.detectors, &self.make_detector);
+        let lookback = q.lookback;
+        let mut score = |s: &store::Series, t: Millis| anomaly(detectors, make, s, t, lookback);
+        let hooks = Hooks {
+            cache: None,
+            anomaly: Some(&mut score),
+        };
+        let (v, _) = q.instant_with(&self.store, expr, t, hooks)?;
+        let mut out: Vec<(Labels, f64)> = match v {
+            Value::Scalar(v) => vec![(Labels::new(), v)],
+            Value::Vector(v) => v.into_iter().map(|e| (e.labels, e.value)).collect(),
+            _ => Vec::new(),
+        };
         out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+        Ok(out)
     }
 
-    fn value_of(&mut self, expr: &Expr, id: u32, t: Millis) -> Option<(Labels, f64)> {
-        let s = &self.store.series[id as usize];
-        match &expr.operand {
-            Operand::Anomaly(_) => {
-                let v = anomaly(
-                    &mut self.detectors,
-                    &self.make_detector,
-                    s,
-                    t,
-                    ms(self.cfg.lookback),
-                )?;
-                let mut l = s.labels.clone();
-                l.remove(METRIC_NAME);
-                Some((l, v))
-            }
-            Operand::Instant(_) => {
-                let v = store::instant(s, t, ms(self.cfg.lookback), self.cfg.closed_windows)?;
-                Some((s.labels.clone(), v))
-            }
-            Operand::Range { func, range, .. } => {
-                store::window(
-                    &s.samples,
-                    t,
-                    *range,
-                    self.cfg.closed_windows,
-                    &mut self.buf,
-                );
-                let v = func.apply(&self.buf, t - range, t)?;
-                let mut l = s.labels.clone();
-                l.remove(METRIC_NAME);
-                Some((l, v))
-            }
-        }
+    fn query_settings(&self) -> Query {
+        Query::default()
+            .lookback(ms(self.cfg.lookback))
+            .closed_windows(self.cfg.closed_windows)
+            .subquery_step(ms(self.cfg.interval))
+    }
+
+    /// Each rule's health: (group, rule, the last evaluation's error), in rule order.
+    pub fn rule_health(&self) -> Vec<(String, String, Option<String>)> {
+        self.rules
+            .iter()
+            .map(|r| (r.group.clone(), r.rule.name.clone(), r.last_error.clone()))
+            .collect()
     }
 
     /// Evaluates every due rule at `t`; returns the alerts to send (firing, and resolved within
@@ -332,48 +327,73 @@ impl Evaluator {
 
     fn eval_rule(&mut self, i: usize, t: Millis, out: &mut Vec<Alert>) {
         let generation = self.store.generation;
-        let lookback = ms(self.cfg.lookback);
-        let closed = self.cfg.closed_windows;
+        let q = self.query_settings();
+        let lookback = q.lookback;
         let rs = &mut self.rules[i];
         rs.last_eval = Some(t);
         let rule = Arc::clone(&rs.rule);
-        if rs.selected.0 != generation {
-            rs.selected = (generation, self.store.select(rule.expr.operand.selector()));
+        let target = rule.cond.as_ref().map_or(&rule.expr, |c| &c.operand);
+        // (store series id, index in `elements`, value). A plain selector (the common
+        // threshold rule) is read in place: no result vector, labels touched for hits only.
+        let mut elements: Vec<promql::Element> = Vec::new();
+        let mut items = std::mem::take(&mut self.items);
+        match target {
+            Expr::Selector(vs) if vs.offset == 0 && vs.at.is_none() => {
+                for &id in rs.selected.get(&self.store, vs).iter() {
+                    let s = &self.store.series[id as usize];
+                    if let Some(v) = store::instant(s, t, lookback, q.closed) {
+                        items.push((Some(id), usize::MAX, v));
+                    }
+                }
+            }
+            _ => {
+                let (detectors, make) = (&mut self.detectors, &self.make_detector);
+                let mut score =
+                    |s: &store::Series, t: Millis| anomaly(detectors, make, s, t, lookback);
+                let hooks = Hooks {
+                    cache: Some(&mut rs.selected),
+                    anomaly: Some(&mut score),
+                };
+                match q.instant_with(&self.store, target, t, hooks) {
+                    Ok((Value::Vector(v), _)) => elements = v,
+                    Ok((Value::Scalar(v), _)) => {
+                        elements = vec![promql::Element::new(Labels::new(), v, false)];
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        if rs.last_error.as_deref() != Some(&e.to_string()) {
+                            tracing::warn!(rule = %rule.name, group = %rs.group, error = %e, "rule evaluation failed; its alerts are kept as they were");
+                        }
+                        metrics::counter!(crate::metrics::RULE_EVALUATION_FAILURES.name, "rule_group" => rs.group.clone()).increment(1);
+                        rs.last_error = Some(e.to_string());
+                        return;
+                    }
+                }
+                items.extend(elements.iter().enumerate().map(|(k, e)| (e.id, k, e.value)));
+            }
+        }
+        rs.last_error = None;
+        if rs.label_generation != generation {
             rs.label_cache.clear();
-            rs.label_cache.resize(rs.selected.1.len(), None);
+            rs.label_generation = generation;
         }
         let tiered = !rule.tiers.is_empty();
         let mut hits = std::mem::take(&mut rs.hits);
         hits.clear();
-        let ids = std::mem::take(&mut rs.selected.1);
-        for (slot, &id) in ids.iter().enumerate() {
-            let series = &self.store.series[id as usize];
-            let value = match &rule.expr.operand {
-                Operand::Anomaly(_) => anomaly(
-                    &mut self.detectors,
-                    &self.make_detector,
-                    series,
-                    t,
-                    lookback,
-                ),
-                Operand::Instant(_) => store::instant(series, t, lookback, closed),
-                Operand::Range { func, range, .. } => {
-                    store::window(&series.samples, t, *range, closed, &mut self.buf);
-                    func.apply(&self.buf, t - range, t)
-                }
-            };
-            let Some(value) = value else { continue };
+        let store = &self.store;
+        let labels_of = |id: Option<u32>, k: usize| -> &Labels {
+            match elements.get(k) {
+                Some(e) => &e.labels,
+                None => &store.series[id.unwrap_or(0) as usize].labels,
+            }
+        };
+        for &(id, k, value) in &items {
+            let el = (labels_of(id, k), id);
             let severity = match rule.fires(value, false) {
                 Some(s) => s,
                 None if rule.clear.is_some() => {
-                    let (fp, _, _) = alert_identity(
-                        rs,
-                        &rule,
-                        slot,
-                        &series.labels,
-                        value,
-                        &self.cfg.external_labels,
-                    );
+                    let (fp, _, _) =
+                        alert_identity(rs, &rule, el, value, &self.cfg.external_labels);
                     let active = rs
                         .active
                         .get(&fp)
@@ -385,14 +405,8 @@ impl Evaluator {
                 }
                 None => continue,
             };
-            let (fp, mut labels, template_labels) = alert_identity(
-                rs,
-                &rule,
-                slot,
-                &series.labels,
-                value,
-                &self.cfg.external_labels,
-            );
+            let (fp, mut labels, template_labels) =
+                alert_identity(rs, &rule, el, value, &self.cfg.external_labels);
             if let Some(s) = severity.filter(|_| tiered) {
                 labels.insert("severity", s.as_str());
             }
@@ -409,7 +423,6 @@ impl Evaluator {
                 },
             );
         }
-        rs.selected.1 = ids;
 
         let for_ = ms(rule.for_);
         let keep_for = ms(rule.keep_firing_for);
@@ -527,6 +540,10 @@ impl Evaluator {
             rs.starts
                 .retain(|_, s| s.back().is_some_and(|&b| t - b <= w));
         }
+        hits.clear();
+        rs.hits = hits;
+        items.clear();
+        self.items = items;
     }
 
     /// Firing alerts of rule `name` as the rule holds them (no external labels): what promtool
@@ -578,24 +595,20 @@ impl Evaluator {
     }
 }
 
-/// The alert's fingerprint and labels (without the tier severity) for series `id`.
+/// The alert's fingerprint, labels (without the tier severity) and template labels for one
+/// result element (cached per store series when the rule's labels are static).
 fn alert_identity(
     rs: &mut RuleState,
     rule: &Rule,
-    slot: usize,
-    series_labels: &Labels,
+    (series_labels, id): (&Labels, Option<u32>),
     value: f64,
     external: &Labels,
 ) -> (u64, Labels, Labels) {
-    if rs.static_labels
-        && let Some(Some((fp, l, tl))) = rs.label_cache.get(slot)
-    {
+    let cacheable = rs.static_labels && id.is_some();
+    if cacheable && let Some((fp, l, tl)) = id.and_then(|id| rs.label_cache.get(&id)) {
         return (*fp, l.clone(), tl.clone());
     }
-    let mut template_labels = series_labels.clone();
-    if !matches!(rule.expr.operand, Operand::Instant(_)) {
-        template_labels.remove(METRIC_NAME);
-    }
+    let template_labels = series_labels.clone();
     let mut labels = series_labels.clone();
     labels.remove(METRIC_NAME);
     let data = TemplateData {
@@ -612,10 +625,9 @@ fn alert_identity(
     } else {
         labels.fingerprint_without(Some("severity"))
     };
-    if rs.static_labels
-        && let Some(c) = rs.label_cache.get_mut(slot)
-    {
-        *c = Some((fp, labels.clone(), template_labels.clone()));
+    if cacheable && let Some(id) = id {
+        rs.label_cache
+            .insert(id, (fp, labels.clone(), template_labels.clone()));
     }
     (fp, labels, template_labels)
 }

@@ -10,8 +10,8 @@ use foldhash::{HashMap, HashMapExt};
 
 use crate::alert::{ActiveAlert, Alert, AlertState};
 use crate::anomaly::{CombinedDetector, Detector};
-use crate::expr::{Expr, Operand};
 use crate::labels::{ALERT_NAME, Labels, METRIC_NAME};
+use crate::promql::{self, Expr, Hooks, Query, SelectCache, Value};
 use crate::rule::{Rule, RuleGroup};
 use crate::source::Source;
 use crate::store::{self, Sample, Store};

@@ -74,6 +74,25 @@ pub(crate) fn call(
     let name = func.name;
     match name {
         "time" => return Ok(Value::Scalar(t as f64 / 1000.0)),
+        "anomaly" => {
+            let Expr::Selector(vs) = unparen(&args[0]) else {
+                return Ok(Value::Vector(Vec::new()));
+            };
+            let ids = ev.select(vs);
+            let store = ev.store;
+            let mut out = Vec::new();
+            if let Some(score) = ev.hooks.anomaly.as_deref_mut() {
+                for &id in ids.iter() {
+                    let s = &store.series[id as usize];
+                    if let Some(v) = score(s, t) {
+                        let mut e = Element::new(s.labels.clone(), v, true);
+                        e.id = Some(id);
+                        out.push(e);
+                    }
+                }
+            }
+            return Ok(Value::Vector(out));
+        }
         "pi" => return Ok(Value::Scalar(std::f64::consts::PI)),
         "vector" => {
             let v = scalar(&ev.eval(&args[0], t)?);
@@ -91,7 +110,7 @@ pub(crate) fn call(
             if let Expr::Selector(vs) = unparen(&args[0]) {
                 let at = ev.at_time(vs.at, t) - vs.offset;
                 let mut out = Vec::new();
-                for id in ev.store.select_matchers(vs.name.as_deref(), &vs.matchers) {
+                for &id in ev.select(vs).iter() {
                     let s = &ev.store.series[id as usize];
                     if let Some((ts, _)) = instant_with_time(s, at, ev.q.lookback, ev.q.closed) {
                         out.push(Element::new(s.labels.clone(), ts as f64 / 1000.0, true));
@@ -196,6 +215,7 @@ pub(crate) fn call(
                     srcs.iter().map(|s| e.labels.get(s).unwrap_or("")).collect();
                 let joined = joined.join(&sep);
                 e.labels.insert(dst.as_str(), joined);
+                e.id = None;
                 if dst == METRIC_NAME {
                     e.drop_name = false;
                 }
@@ -324,6 +344,7 @@ fn label_replace(
             let mut out = String::new();
             c.expand(repl, &mut out);
             e.labels.insert(dst, out);
+            e.id = None;
             if dst == METRIC_NAME {
                 e.drop_name = false;
             }
@@ -518,7 +539,9 @@ fn range_call(
         };
         if let Some(v) = v {
             let keep_name = name == "last_over_time";
-            out.push(Element::new(s.labels, v, s.drop_name || !keep_name));
+            let mut e = Element::new(s.labels, v, s.drop_name || !keep_name);
+            e.id = s.id;
+            out.push(e);
         }
     }
     scalars.clear();

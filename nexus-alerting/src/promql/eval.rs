@@ -109,7 +109,19 @@ impl Query {
         e: &Expr,
         t: Millis,
     ) -> Result<(Value, Annotations), EvalError> {
+        self.instant_with(store, e, t, Hooks::default())
+    }
+
+    /// Evaluates `e` at `t` with the engine's selection cache and anomaly detectors.
+    pub(crate) fn instant_with<'a>(
+        &'a self,
+        store: &'a Store,
+        e: &Expr,
+        t: Millis,
+        hooks: Hooks<'a>,
+    ) -> Result<(Value, Annotations), EvalError> {
         let mut ev = Evaluator::new(self, store, t, t);
+        ev.hooks = hooks;
         let v = ev.eval(e, t)?;
         let v = finish(v)?;
         Ok((v, ev.ann))
@@ -139,6 +151,7 @@ impl Query {
                         labels: Labels::new(),
                         points: Vec::new(),
                         drop_name: false,
+                        id: None,
                     })
                     .points
                     .push((t, v)),
@@ -148,6 +161,7 @@ impl Query {
                             labels: el.labels,
                             points: Vec::new(),
                             drop_name: false,
+                            id: None,
                         });
                         s.drop_name |= el.drop_name;
                         s.points.push((t, el.value));
@@ -168,18 +182,48 @@ impl Query {
     }
 }
 
+/// Whether two elements have the same labels. Elements that still carry the labels of distinct
+/// store series cannot collide; the rest compare by fingerprint, then in full.
+fn has_duplicates<'l>(items: impl Iterator<Item = (&'l Labels, Option<u32>)>) -> bool {
+    let mut ids = Vec::new();
+    let mut others: Vec<(u64, &Labels)> = Vec::new();
+    for (l, id) in items {
+        match id {
+            Some(id) => ids.push(id),
+            None => others.push((l.fingerprint(), l)),
+        }
+    }
+    ids.sort_unstable();
+    if ids.windows(2).any(|w| w[0] == w[1]) {
+        return true;
+    }
+    if others.is_empty() {
+        return false;
+    }
+    others.sort_unstable_by_key(|o| o.0);
+    others
+        .windows(2)
+        .any(|w| w[0].0 == w[1].0 && w[0].1 == w[1].1)
+}
+
 /// Drops names marked for removal and rejects duplicate label sets.
 fn finish(v: Value) -> Result<Value, EvalError> {
     match v {
         Value::Vector(mut v) => {
+            // An element keeps counting as its store series' only while it keeps the name.
+            let unique: Vec<Option<u32>> = v
+                .iter()
+                .map(|e| {
+                    e.id.filter(|_| !e.drop_name || e.labels.get(METRIC_NAME).is_none())
+                })
+                .collect();
             for e in &mut v {
                 if e.drop_name {
                     e.labels = without_name(&e.labels);
                     e.drop_name = false;
                 }
             }
-            let mut seen = foldhash::HashSet::default();
-            if v.iter().any(|e| !seen.insert(e.labels.clone())) {
+            if has_duplicates(v.iter().zip(unique).map(|(e, id)| (&e.labels, id))) {
                 return Err(EvalError::DuplicateLabelset);
             }
             Ok(Value::Vector(v))
@@ -191,8 +235,7 @@ fn finish(v: Value) -> Result<Value, EvalError> {
                     s.drop_name = false;
                 }
             }
-            let mut seen = foldhash::HashSet::default();
-            if m.iter().any(|s| !seen.insert(s.labels.clone())) {
+            if has_duplicates(m.iter().map(|s| (&s.labels, None))) {
                 return Err(EvalError::DuplicateLabelset);
             }
             m.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -200,6 +243,41 @@ fn finish(v: Value) -> Result<Value, EvalError> {
         }
         v => Ok(v),
     }
+}
+
+/// The series ids each selector of a rule selected, valid while the store's set of series is
+/// unchanged (keyed by the selector's address in the rule's syntax tree).
+#[derive(Default)]
+pub(crate) struct SelectCache {
+    generation: u64,
+    map: HashMap<usize, std::sync::Arc<[u32]>>,
+}
+
+impl SelectCache {
+    /// The ids `vs` selects in `store`.
+    pub(crate) fn get(&mut self, store: &Store, vs: &VectorSelector) -> &std::sync::Arc<[u32]> {
+        if self.generation != store.generation {
+            self.map.clear();
+            self.generation = store.generation;
+        }
+        self.map
+            .entry(vs as *const VectorSelector as usize)
+            .or_insert_with(|| {
+                store
+                    .select_matchers(vs.name.as_deref(), &vs.matchers)
+                    .into()
+            })
+    }
+}
+
+/// An anomaly score for a store series at a time (the engine's detectors).
+pub(crate) type AnomalyFn<'h> = &'h mut dyn FnMut(&crate::store::Series, Millis) -> Option<f64>;
+
+/// What the rule engine lends an evaluation.
+#[derive(Default)]
+pub(crate) struct Hooks<'h> {
+    pub(crate) cache: Option<&'h mut SelectCache>,
+    pub(crate) anomaly: Option<AnomalyFn<'h>>,
 }
 
 pub(crate) struct Evaluator<'a> {
@@ -211,6 +289,7 @@ pub(crate) struct Evaluator<'a> {
     /// Later steps of a range query repeat the first step's annotations; kept for symmetry.
     ann_only: bool,
     samples: usize,
+    pub(crate) hooks: Hooks<'a>,
 }
 
 /// A range vector argument with the bounds of its window.
@@ -230,6 +309,19 @@ impl<'a> Evaluator<'a> {
             ann: Annotations::default(),
             ann_only: false,
             samples: 0,
+            hooks: Hooks::default(),
+        }
+    }
+
+    /// The ids of the series `vs` selects (cached across evaluations when the engine lends a
+    /// cache).
+    pub(crate) fn select(&mut self, vs: &VectorSelector) -> std::sync::Arc<[u32]> {
+        match self.hooks.cache.as_deref_mut() {
+            Some(cache) => cache.get(self.store, vs).clone(),
+            None => self
+                .store
+                .select_matchers(vs.name.as_deref(), &vs.matchers)
+                .into(),
         }
     }
 
@@ -303,13 +395,16 @@ impl<'a> Evaluator<'a> {
         })
     }
 
-    pub(crate) fn select_instant(&self, vs: &VectorSelector, t: Millis) -> Vec<Element> {
+    pub(crate) fn select_instant(&mut self, vs: &VectorSelector, t: Millis) -> Vec<Element> {
         let ts = self.at_time(vs.at, t) - vs.offset;
-        let mut out = Vec::new();
-        for id in self.store.select_matchers(vs.name.as_deref(), &vs.matchers) {
+        let ids = self.select(vs);
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids.iter() {
             let s = &self.store.series[id as usize];
             if let Some(v) = instant(s, ts, self.q.lookback, self.q.closed) {
-                out.push(Element::new(s.labels.clone(), v, false));
+                let mut e = Element::new(s.labels.clone(), v, false);
+                e.id = Some(id);
+                out.push(e);
             }
         }
         out
@@ -325,7 +420,7 @@ impl<'a> Evaluator<'a> {
                 let start = end - range;
                 let mut out = Vec::new();
                 let mut buf = Vec::new();
-                for id in self.store.select_matchers(vs.name.as_deref(), &vs.matchers) {
+                for &id in self.select(vs).iter() {
                     let s = &self.store.series[id as usize];
                     window(&s.samples, end, *range, self.q.closed, &mut buf);
                     if buf.is_empty() {
@@ -336,6 +431,7 @@ impl<'a> Evaluator<'a> {
                         labels: s.labels.clone(),
                         points: buf.clone(),
                         drop_name: false,
+                        id: None,
                     });
                 }
                 Ok(RangeArg {
@@ -370,6 +466,7 @@ impl<'a> Evaluator<'a> {
                                     labels: el.labels.clone(),
                                     points: Vec::new(),
                                     drop_name: false,
+                                    id: None,
                                 });
                                 out.len() - 1
                             });

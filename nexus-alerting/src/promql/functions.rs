@@ -48,6 +48,8 @@ static FUNCS: &[Func] = &[
     f("absent", V, 0, Vector),
     f("absent_over_time", M, 0, Vector),
     f("acos", V, 0, Vector),
+    // A nexus extension: each selected series' anomaly score in [0, 1] (the engine's detector).
+    f("anomaly", V, 0, Vector),
     f("acosh", V, 0, Vector),
     f("asin", V, 0, Vector),
     f("asinh", V, 0, Vector),

@@ -27,6 +27,7 @@ mod value;
 
 pub use ast::{AggOp, At, BinOp, Cardinality, Expr, ValueType, VectorMatching, VectorSelector};
 pub use eval::{Annotations, EvalError, Query};
+pub(crate) use eval::{Hooks, SelectCache};
 pub use functions::Func;
 pub use value::{Element, Series, Value};
 
@@ -54,6 +55,8 @@ pub struct ParseError {
     pub column: usize,
     /// What is wrong.
     pub message: String,
+    /// Byte offset in the expression.
+    pub(crate) offset: usize,
 }
 
 impl ParseError {
@@ -65,6 +68,7 @@ impl ParseError {
             line,
             column,
             message,
+            offset: offset.min(src.len()),
         }
     }
 }

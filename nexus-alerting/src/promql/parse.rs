@@ -685,6 +685,9 @@ impl Parser<'_> {
             }
             _ => {}
         }
+        if func.name == "anomaly" && !matches!(args.first(), Some(Expr::Selector(_))) {
+            return Err(self.err_at(at, "anomaly() takes an instant vector selector, e.g. anomaly(latency_seconds{route=\"/a\"})"));
+        }
         for (i, a) in args.iter().enumerate() {
             let want = func.args[i.min(fixed - 1)];
             if a.value_type() != want {

@@ -14,6 +14,8 @@ pub struct Element {
     pub value: f64,
     /// Prometheus 3's delayed name removal: the name goes when the query ends.
     pub(crate) drop_name: bool,
+    /// The store series this element's labels come from (unchanged but for the name).
+    pub(crate) id: Option<u32>,
 }
 
 impl Element {
@@ -22,6 +24,7 @@ impl Element {
             labels,
             value,
             drop_name,
+            id: None,
         }
     }
 }
@@ -34,6 +37,7 @@ pub struct Series {
     /// (timestamp, value), in time order.
     pub points: Vec<(Millis, f64)>,
     pub(crate) drop_name: bool,
+    pub(crate) id: Option<u32>,
 }
 
 /// A query result.
