@@ -427,12 +427,24 @@ impl Evaluator {
         let for_ = ms(rule.for_);
         let keep_for = ms(rule.keep_firing_for);
         let external = &self.cfg.external_labels;
+        let url = self.cfg.external_url.as_str();
+        let store = &self.store;
+        // `query` in templates: an instant query at this evaluation's time.
+        let query = |expr: &str| -> Result<Vec<(Labels, f64)>, String> {
+            let e = promql::parse(expr).map_err(|e| e.to_string())?;
+            let (v, _) = q.instant(store, &e, t).map_err(|e| e.to_string())?;
+            Ok(match v {
+                Value::Scalar(v) => vec![(Labels::new(), v)],
+                Value::Vector(v) => v.into_iter().map(|e| (e.labels, e.value)).collect(),
+                _ => Vec::new(),
+            })
+        };
+        let uses_query = rule.annotations.iter().any(|(_, t)| t.uses_query());
         let render = |hit: &Hit| -> Labels {
-            let data = TemplateData {
-                labels: &hit.template_labels,
-                external,
-                value: hit.value,
-            };
+            let data = TemplateData::new(&hit.template_labels, hit.value)
+                .external(external)
+                .external_url(url)
+                .query(&query);
             rule.annotations
                 .iter()
                 .map(|(k, tpl)| (k.clone(), tpl.render(&data)))
@@ -441,8 +453,12 @@ impl Evaluator {
         for (fp, hit) in hits.iter_mut() {
             match rs.active.get_mut(fp) {
                 Some(a) if a.state != AlertState::Inactive => {
-                    // Templates are pure functions of labels and value: re-render on change only.
-                    if a.value.to_bits() != hit.value.to_bits() || a.labels != hit.labels {
+                    // Templates are pure functions of labels and value (unless they query):
+                    // re-render on change only.
+                    if uses_query
+                        || a.value.to_bits() != hit.value.to_bits()
+                        || a.labels != hit.labels
+                    {
                         a.annotations = render(hit);
                     }
                     a.value = hit.value;
@@ -611,11 +627,7 @@ fn alert_identity(
     let template_labels = series_labels.clone();
     let mut labels = series_labels.clone();
     labels.remove(METRIC_NAME);
-    let data = TemplateData {
-        labels: &template_labels,
-        external,
-        value,
-    };
+    let data = TemplateData::new(&template_labels, value).external(external);
     for (k, tpl) in &rule.labels {
         labels.insert(k.clone(), tpl.render(&data));
     }

@@ -36,6 +36,11 @@ pub(crate) fn almost_equal(a: f64, b: f64) -> bool {
     histogram::almost_equal(a, b, 1e-6)
 }
 
+/// A quoted string (Go's escapes) at the start of `s`: (value, bytes used).
+pub(crate) fn unquote_prefix(s: &str) -> Result<(String, usize), String> {
+    lex::unquote(s)
+}
+
 /// A quoted PromQL string's value.
 pub(crate) fn unquote_str(s: &str) -> Option<String> {
     lex::unquote(s).ok().map(|(v, _)| v)
