@@ -234,6 +234,9 @@ async fn demo_traffic(base: String, faults: Arc<AtomicU64>) {
     let mut i: u64 = 0;
     loop {
         let t = started.elapsed().as_secs();
+        // HighErrorRate (2-minute window, for 1m) fires about a minute into the burst and
+        // resolves about 100 s after it ends, when the burst's share of the window drops
+        // below 5 %.
         let rate = if (15..85).contains(&t) { 300 } else { 0 };
         if faults.swap(rate, Ordering::Relaxed) != rate {
             println!("demo: t={t}s error rate now {} %", rate / 10);

@@ -7,6 +7,7 @@ mod alert;
 pub mod anomaly;
 mod engine;
 mod error;
+pub mod exposition;
 mod gofmt;
 mod labels;
 mod matcher;

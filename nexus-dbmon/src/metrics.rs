@@ -79,6 +79,18 @@ pub const TEMP_BYTES: Metric = Metric::counter(
     DB,
     "Bytes written to temporary files (pg_stat_database_temp_bytes).",
 );
+/// WAL segments archived (`pg_stat_archiver_archived_count`).
+pub const WAL_ARCHIVED: Metric = Metric::counter(
+    "nexus_pg_wal_archived_total",
+    &[],
+    "WAL segments archived by continuous archiving, the database's backup stream (pg_stat_archiver_archived_count).",
+);
+/// Failed WAL archiving attempts (`pg_stat_archiver_failed_count`).
+pub const WAL_ARCHIVE_FAILURES: Metric = Metric::counter(
+    "nexus_pg_wal_archive_failures_total",
+    &[],
+    "Failed attempts to archive a WAL segment: the backup stream is broken (pg_stat_archiver_failed_count).",
+);
 /// Age of the oldest table transaction id.
 pub const XID_AGE: Metric = Metric::gauge(
     "nexus_pg_xid_age",
@@ -171,6 +183,8 @@ pub const ALL: &[Metric] = &[
     DEADLOCKS,
     TEMP_FILES,
     TEMP_BYTES,
+    WAL_ARCHIVED,
+    WAL_ARCHIVE_FAILURES,
     XID_AGE,
     MAX_CONNECTIONS,
     CONNECTIONS,

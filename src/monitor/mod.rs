@@ -205,6 +205,9 @@ pub struct MonitorTasks {
     _history: TaskHandle,
     _failures: TaskHandle,
     _health: TaskHandle,
+    /// Database snapshots, published as `nexus_pg_…` metrics (the rules read them).
+    #[cfg(feature = "dbmon")]
+    _db: Option<nexus_dbmon::SnapshotTask>,
 }
 
 impl MonitorBuilder {
@@ -338,16 +341,14 @@ impl MonitorBuilder {
             Vec::new()
         };
         groups.extend(self.rules);
-        let src = source::MonitorSource {
-            health: health.clone(),
-            caches: self.caches.clone(),
-            #[cfg(feature = "dbmon")]
-            db: self.db.clone(),
-        };
-        let engine = Engine::builder()
-            .interval(self.interval)
-            .groups(groups)
-            .source(Arc::new(src))
+        let mut engine = Engine::builder().interval(self.interval).groups(groups);
+        match &self.prometheus {
+            Some(handle) => engine = engine.source(source::own_metrics(handle.clone())),
+            None => tracing::warn!(
+                "no Prometheus recorder: the alert rules read the process's own /metrics, so they see nothing; call nexus::monitor::install_recorder() in main and pass the handle to MonitorBuilder::prometheus_handle"
+            ),
+        }
+        let engine = engine
             .sink(Arc::new(pipeline.clone()))
             .external_labels(nexus_alerting::Labels::from_pairs([(
                 "service",
@@ -477,7 +478,8 @@ impl Monitor {
     }
 
     /// Starts rule evaluation, alert delivery, the history, the health's own tasks
-    /// ([`Health::spawn`]: recorder slices, metrics, probe rounds) and the metrics upkeep: every
+    /// ([`Health::spawn`]: recorder slices, metrics, probe rounds), database snapshots (every
+    /// 30 s or the interval if longer, published as `nexus_pg_…` metrics) and the metrics upkeep: every
     /// 5 s the health and cache figures are published through the `metrics` facade (to whatever
     /// recorder the application installed), and the Prometheus handle, if given, is kept up
     /// (so memory stays flat between scrapes). Everything stops when the returned
@@ -518,6 +520,12 @@ impl Monitor {
                 Duration::from_secs(10),
             )),
             _health: self.inner.health.spawn(),
+            #[cfg(feature = "dbmon")]
+            _db: self
+                .inner
+                .db
+                .as_ref()
+                .map(|db| db.spawn_snapshots(self.inner.interval.max(Duration::from_secs(30)), 96)),
         }
     }
 

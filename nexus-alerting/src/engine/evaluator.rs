@@ -101,6 +101,8 @@ struct RuleState {
     /// Per store series id: (alert fingerprint, alert labels before severity, template labels),
     /// valid for `label_generation`.
     label_cache: HashMap<u32, (u64, Labels, Labels)>,
+    /// The same for a plain-selector rule, by position in its selection (no map probe).
+    slot_cache: Vec<Option<(u64, Labels, Labels)>>,
     label_generation: u64,
     /// The last evaluation's error, if it failed.
     last_error: Option<String>,
@@ -127,6 +129,7 @@ impl RuleState {
             active: HashMap::new(),
             selected: SelectCache::default(),
             label_cache: HashMap::new(),
+            slot_cache: Vec::new(),
             label_generation: u64::MAX,
             last_error: None,
             hits: HashMap::new(),
@@ -333,16 +336,25 @@ impl Evaluator {
         rs.last_eval = Some(t);
         let rule = Arc::clone(&rs.rule);
         let target = rule.cond.as_ref().map_or(&rule.expr, |c| &c.operand);
-        // (store series id, index in `elements`, value). A plain selector (the common
-        // threshold rule) is read in place: no result vector, labels touched for hits only.
+        // (store series id, index in `elements` or in the selection, value). A plain selector
+        // (the common threshold rule) is read in place: no result vector, labels touched for
+        // hits only.
         let mut elements: Vec<promql::Element> = Vec::new();
         let mut items = std::mem::take(&mut self.items);
+        let fast = matches!(target, Expr::Selector(vs) if vs.offset == 0 && vs.at.is_none());
+        if rs.label_generation != generation {
+            rs.label_cache.clear();
+            rs.slot_cache.clear();
+            rs.label_generation = generation;
+        }
         match target {
-            Expr::Selector(vs) if vs.offset == 0 && vs.at.is_none() => {
-                for &id in rs.selected.get(&self.store, vs).iter() {
+            Expr::Selector(vs) if fast => {
+                let ids = rs.selected.get(&self.store, vs);
+                rs.slot_cache.resize(ids.len(), None);
+                for (slot, &id) in ids.iter().enumerate() {
                     let s = &self.store.series[id as usize];
                     if let Some(v) = store::instant(s, t, lookback, q.closed) {
-                        items.push((Some(id), usize::MAX, v));
+                        items.push((Some(id), slot, v));
                     }
                 }
             }
@@ -373,22 +385,15 @@ impl Evaluator {
             }
         }
         rs.last_error = None;
-        if rs.label_generation != generation {
-            rs.label_cache.clear();
-            rs.label_generation = generation;
-        }
         let tiered = !rule.tiers.is_empty();
         let mut hits = std::mem::take(&mut rs.hits);
         hits.clear();
         let store = &self.store;
-        let labels_of = |id: Option<u32>, k: usize| -> &Labels {
-            match elements.get(k) {
-                Some(e) => &e.labels,
-                None => &store.series[id.unwrap_or(0) as usize].labels,
-            }
-        };
         for &(id, k, value) in &items {
-            let el = (labels_of(id, k), id);
+            let el = match (fast, id) {
+                (true, Some(id)) => (&store.series[id as usize].labels, Key::Slot(k)),
+                _ => (&elements[k].labels, id.map_or(Key::None, Key::Series)),
+            };
             let severity = match rule.fires(value, false) {
                 Some(s) => s,
                 None if rule.clear.is_some() => {
@@ -611,17 +616,32 @@ impl Evaluator {
     }
 }
 
+/// Where a result element's alert identity is cached.
+#[derive(Clone, Copy)]
+enum Key {
+    /// Position in a plain selector's selection.
+    Slot(usize),
+    /// The store series the element's labels come from.
+    Series(u32),
+    None,
+}
+
 /// The alert's fingerprint, labels (without the tier severity) and template labels for one
-/// result element (cached per store series when the rule's labels are static).
+/// result element (cached when the rule's labels are static).
 fn alert_identity(
     rs: &mut RuleState,
     rule: &Rule,
-    (series_labels, id): (&Labels, Option<u32>),
+    (series_labels, key): (&Labels, Key),
     value: f64,
     external: &Labels,
 ) -> (u64, Labels, Labels) {
-    let cacheable = rs.static_labels && id.is_some();
-    if cacheable && let Some((fp, l, tl)) = id.and_then(|id| rs.label_cache.get(&id)) {
+    let key = if rs.static_labels { key } else { Key::None };
+    let cached = match key {
+        Key::Slot(s) => rs.slot_cache.get(s).and_then(Option::as_ref),
+        Key::Series(id) => rs.label_cache.get(&id),
+        Key::None => None,
+    };
+    if let Some((fp, l, tl)) = cached {
         return (*fp, l.clone(), tl.clone());
     }
     let template_labels = series_labels.clone();
@@ -637,9 +657,17 @@ fn alert_identity(
     } else {
         labels.fingerprint_without(Some("severity"))
     };
-    if cacheable && let Some(id) = id {
-        rs.label_cache
-            .insert(id, (fp, labels.clone(), template_labels.clone()));
+    let entry = || (fp, labels.clone(), template_labels.clone());
+    match key {
+        Key::Slot(s) => {
+            if let Some(slot) = rs.slot_cache.get_mut(s) {
+                *slot = Some(entry());
+            }
+        }
+        Key::Series(id) => {
+            rs.label_cache.insert(id, entry());
+        }
+        Key::None => {}
     }
     (fp, labels, template_labels)
 }

@@ -97,9 +97,10 @@ impl EngineBuilder {
         self
     }
 
-    /// Prometheus 3 window semantics (left-open) instead of Prometheus 2's closed windows.
-    pub fn left_open_windows(mut self) -> Self {
-        self.cfg.closed_windows = false;
+    /// Prometheus 2's closed windows (`[t - range, t]`, as `promtool` 2.x evaluates) instead
+    /// of Prometheus 3's left-open ones (the default).
+    pub fn closed_windows(mut self) -> Self {
+        self.cfg.closed_windows = true;
         self
     }
 

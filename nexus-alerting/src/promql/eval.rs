@@ -250,23 +250,30 @@ fn finish(v: Value) -> Result<Value, EvalError> {
 #[derive(Default)]
 pub(crate) struct SelectCache {
     generation: u64,
-    map: HashMap<usize, std::sync::Arc<[u32]>>,
+    /// The first selector's entry inline (most rules have one selector: no map probe).
+    first: Option<(usize, std::sync::Arc<[u32]>)>,
+    rest: HashMap<usize, std::sync::Arc<[u32]>>,
 }
 
 impl SelectCache {
     /// The ids `vs` selects in `store`.
     pub(crate) fn get(&mut self, store: &Store, vs: &VectorSelector) -> &std::sync::Arc<[u32]> {
         if self.generation != store.generation {
-            self.map.clear();
+            self.first = None;
+            self.rest.clear();
             self.generation = store.generation;
         }
-        self.map
-            .entry(vs as *const VectorSelector as usize)
-            .or_insert_with(|| {
-                store
-                    .select_matchers(vs.name.as_deref(), &vs.matchers)
-                    .into()
-            })
+        let key = vs as *const VectorSelector as usize;
+        let select = || -> std::sync::Arc<[u32]> {
+            store
+                .select_matchers(vs.name.as_deref(), &vs.matchers)
+                .into()
+        };
+        match &mut self.first {
+            slot @ None => &slot.insert((key, select())).1,
+            Some((k, ids)) if *k == key => ids,
+            Some(_) => self.rest.entry(key).or_insert_with(select),
+        }
     }
 }
 

@@ -232,6 +232,10 @@ fn one_action_per_object() {
         oldest_table_xid_age: 0,
         server_version_num: 150000,
         in_recovery: false,
+        wal_archiving: false,
+        wal_archived: 0,
+        wal_archive_failures: 0,
+        wal_last_archived_at: None,
         replicas: vec![],
         inactive_slots: vec![],
     };

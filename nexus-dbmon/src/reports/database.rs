@@ -75,6 +75,14 @@ pub struct DatabaseReport {
     pub server_version_num: i32,
     /// Whether this server is a standby.
     pub in_recovery: bool,
+    /// Whether continuous WAL archiving (the database's backup stream) is on (`archive_mode`).
+    pub wal_archiving: bool,
+    /// WAL segments archived since stats reset (`pg_stat_archiver.archived_count`).
+    pub wal_archived: i64,
+    /// Failed archiving attempts since stats reset (`pg_stat_archiver.failed_count`).
+    pub wal_archive_failures: i64,
+    /// When a segment was last archived (Unix seconds), if ever.
+    pub wal_last_archived_at: Option<f64>,
     /// Streaming replicas (primary only).
     pub replicas: Vec<Replica>,
     /// Inactive replication slots.
@@ -117,6 +125,10 @@ impl DbMonitor {
             oldest_table_xid_age: row.try_get("oldest_table_xid_age").map_err(get)?,
             server_version_num: row.try_get("server_version_num").map_err(get)?,
             in_recovery: row.try_get("in_recovery").map_err(get)?,
+            wal_archiving: row.try_get("wal_archiving").map_err(get)?,
+            wal_archived: row.try_get("wal_archived").map_err(get)?,
+            wal_archive_failures: row.try_get("wal_archive_failures").map_err(get)?,
+            wal_last_archived_at: row.try_get("wal_last_archived_at").map_err(get)?,
             replicas: serde_json::from_str(&json("replicas_json")?).unwrap_or_default(),
             inactive_slots: serde_json::from_str(&json("inactive_slots_json")?).unwrap_or_default(),
         })

@@ -18,6 +18,10 @@ SELECT
       WHERE c.relkind IN ('r', 'm', 't') AND c.relfrozenxid <> '0'::xid)::int8 AS oldest_table_xid_age,
     current_setting('server_version_num')::int4                           AS server_version_num,
     pg_is_in_recovery()                                                   AS in_recovery,
+    current_setting('archive_mode') <> 'off'                              AS wal_archiving,
+    (SELECT a.archived_count FROM pg_stat_archiver a)::int8               AS wal_archived,
+    (SELECT a.failed_count FROM pg_stat_archiver a)::int8                 AS wal_archive_failures,
+    (SELECT extract(epoch FROM a.last_archived_time) FROM pg_stat_archiver a)::float8 AS wal_last_archived_at,
     (SELECT coalesce(json_agg(json_build_object(
                 'client', coalesce(r.client_addr::text, 'local'),
                 'application', r.application_name,

@@ -23,6 +23,8 @@ pub fn publish_metrics(s: &Snapshot) {
     ] {
         metrics::counter!(metric.name, "database" => db.clone()).absolute(v.max(0) as u64);
     }
+    metrics::counter!(m::WAL_ARCHIVED.name).absolute(d.wal_archived.max(0) as u64);
+    metrics::counter!(m::WAL_ARCHIVE_FAILURES.name).absolute(d.wal_archive_failures.max(0) as u64);
     metrics::gauge!(m::XID_AGE.name, "database" => db.clone()).set(d.oldest_table_xid_age as f64);
     let c = &s.connections;
     metrics::gauge!(m::MAX_CONNECTIONS.name).set(f64::from(c.max_connections));
