@@ -16,6 +16,9 @@
 //!
 //! `cargo bench --bench alerting`
 
+mod common;
+use common::rss_bytes;
+
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -240,16 +243,6 @@ async fn post(url: &str, body: &[u8]) {
         "{}",
         String::from_utf8_lossy(&resp)
     );
-}
-
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
 }
 
 fn memory(quick: bool) {

@@ -12,6 +12,9 @@
 //!
 //! `cargo bench --bench health`
 
+mod common;
+use common::rss_bytes;
+
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
@@ -85,16 +88,6 @@ fn overhead(c: &mut Criterion) {
     });
     g.finish();
     assert!(recorder.totals()[0].requests > 0, "the layer recorded");
-}
-
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
 }
 
 fn memory(quick: bool) {

@@ -285,6 +285,11 @@ async fn embedded_defaults_routes_metrics_and_an_alert_that_fires_and_resolves()
         a["rules"].is_array() && a["notifications"].is_array() && a["silences"].is_array(),
         "{a}"
     );
+    assert_eq!(
+        a["rule_errors"],
+        serde_json::json!([]),
+        "every default rule evaluates"
+    );
     assert_eq!(a["receivers"], serde_json::json!(["log", "webhook"]));
     let r = json(&c, &format!("{b}/api/v1/monitoring/report")).await;
     for k in [

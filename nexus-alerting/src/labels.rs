@@ -116,6 +116,32 @@ impl Labels {
         h
     }
 
+    /// A hash of the labels `keep` accepts (names and values), for grouping without building the
+    /// group's label set: equal subsets hash equally; compare with [`Self::subset_eq`].
+    pub(crate) fn subset_hash(&self, keep: impl Fn(&str) -> bool) -> u64 {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = foldhash::fast::FixedState::with_seed(0x006e_6578_7573).build_hasher();
+        for (k, v) in self.0.iter().filter(|(k, _)| keep(k)) {
+            h.write(k.as_bytes());
+            h.write_u8(SEP);
+            h.write(v.as_bytes());
+            h.write_u8(SEP);
+        }
+        h.finish()
+    }
+
+    /// Whether the labels `keep` accepts are exactly `subset`.
+    pub(crate) fn subset_eq(&self, subset: &Labels, keep: impl Fn(&str) -> bool) -> bool {
+        self.0.iter().filter(|(k, _)| keep(k)).eq(subset.0.iter())
+    }
+
+    /// The labels `keep` accepts.
+    pub(crate) fn subset(&self, keep: impl Fn(&str) -> bool) -> Labels {
+        Labels(Arc::new(
+            self.0.iter().filter(|(k, _)| keep(k)).cloned().collect(),
+        ))
+    }
+
     /// Only the labels in `names` (Alertmanager's `group_by`, inhibition's `equal`).
     pub fn project(&self, names: &[String]) -> Labels {
         Labels(Arc::new(

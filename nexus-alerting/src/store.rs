@@ -217,7 +217,19 @@ pub(crate) fn window(
 ) {
     out.clear();
     let start = t - range;
-    let lo = s.partition_point(|p| if closed { p.0 < start } else { p.0 <= start });
-    let hi = s.partition_point(|p| p.0 <= t);
+    let before_window = |p: &(Millis, f64)| if closed { p.0 < start } else { p.0 <= start };
+    // Short deques are scanned from the front: sequential reads the copy below reuses, where a
+    // binary search would miss the cache on scattered lines first.
+    let lo = if s.len() <= 64 {
+        s.iter().take_while(|p| before_window(p)).count()
+    } else {
+        s.partition_point(before_window)
+    };
+    // Rules evaluate at or after the newest sample: no second search then.
+    let hi = if s.back().is_some_and(|b| b.0 <= t) {
+        s.len()
+    } else {
+        s.partition_point(|p| p.0 <= t)
+    };
     out.extend(s.range(lo..hi.max(lo)).filter(|p| !is_stale(p.1)));
 }

@@ -190,3 +190,31 @@ fn anomaly_rules_fire_on_the_spike_never_in_warm_up_and_survive_reloads() {
     }
     assert_eq!(fired_at, [900]);
 }
+
+#[test]
+fn a_rule_that_fails_at_evaluation_is_reported_and_the_others_run() {
+    let mut ev = Evaluator::new(EvalConfig::default());
+    ev.set_rules(vec![RuleGroup {
+        name: "g".into(),
+        interval: None,
+        rules: vec![
+            // Dropping the names leaves two series with the same labels: a query error.
+            Rule::builder("Broken", r#"ceil({__name__=~"a|b"}) > 0"#)
+                .build()
+                .unwrap(),
+            Rule::builder("Fine", "a > 0").build().unwrap(),
+        ],
+    }]);
+    let l = Labels::from_pairs([("x", "1")]);
+    ev.push(Sample::new("a", l.clone(), 1.0, 0));
+    ev.push(Sample::new("b", l, 1.0, 0));
+    let out = ev.eval(0);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].labels.get("alertname"), Some("Fine"));
+    let health = ev.rule_health();
+    assert_eq!(
+        health[0].2.as_deref(),
+        Some("vector cannot contain metrics with the same labelset")
+    );
+    assert_eq!(health[1].2, None);
+}

@@ -24,7 +24,7 @@
 //! |---|---|
 //! | `GET /api/v1/monitoring/health` | nexus-health's `HealthReport` |
 //! | `GET /api/v1/monitoring/metrics` | per-route traffic, cache statistics, engine figures (JSON) |
-//! | `GET /api/v1/monitoring/alerts` | alerts as the rules hold them and as the pipeline holds them, silences |
+//! | `GET /api/v1/monitoring/alerts` | alerts as the rules hold them and as the pipeline holds them, silences, and `rule_errors` (rules whose last evaluation failed: group, rule, error) |
 //! | `GET /api/v1/monitoring/report` | the comprehensive report (JSON; HTML with `Accept: text/html` or `?format=html`) |
 //! | `POST /api/v1/monitoring/test-alert` | `{"receiver"?}`: a synthetic alert through one receiver (or all) |
 //! | `GET /api/v1/monitoring/history` | `?range=1h\|24h&top=N&route=R`: the sampled history the dashboard plots (columns over one time axis, alert spans); see [`history`](self#history) |

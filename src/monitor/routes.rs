@@ -113,8 +113,18 @@ async fn alerts(State(m): State<Monitor>) -> Response {
         .into_iter()
         .map(|(s, state)| json!({ "silence": s, "state": state }))
         .collect();
+    let rule_errors: Vec<serde_json::Value> = m
+        .inner
+        .engine
+        .rule_health()
+        .into_iter()
+        .filter_map(|(group, rule, error)| {
+            error.map(|e| json!({ "group": group, "rule": rule, "error": e }))
+        })
+        .collect();
     Json(json!({
         "rules": m.inner.engine.alerts(),
+        "rule_errors": rule_errors,
         "notifications": m.inner.pipeline.alerts(),
         "silences": silences,
         "receivers": m.inner.pipeline.receivers(),

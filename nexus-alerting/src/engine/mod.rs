@@ -287,6 +287,11 @@ impl Engine {
         self.eval_lock().alerts()
     }
 
+    /// Each rule's health: (group, rule, the last evaluation's error if it failed).
+    pub fn rule_health(&self) -> Vec<(String, String, Option<String>)> {
+        self.eval_lock().rule_health()
+    }
+
     /// Runs [`evaluate_now`](Self::evaluate_now) every interval until the returned handle is
     /// dropped. Call it inside a Tokio runtime.
     pub fn spawn(&self) -> TaskHandle {

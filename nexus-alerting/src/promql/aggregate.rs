@@ -7,17 +7,24 @@ use crate::labels::{Labels, METRIC_NAME};
 use super::ast::AggOp;
 use super::eval::{EvalError, Evaluator};
 use super::functions::{Mean, kahan_inc, quantile};
+use super::group::Grouper;
 use super::value::{Element, Value};
 
-fn group_labels(l: &Labels, without: bool, grouping: &[String]) -> Labels {
-    if without {
-        Labels::from_pairs(
-            l.iter()
-                .filter(|(k, _)| *k != METRIC_NAME && !grouping.iter().any(|g| g == k)),
-        )
-    } else {
-        Labels::from_pairs(l.iter().filter(|(k, _)| grouping.iter().any(|g| g == k)))
+/// Which labels make an element's group: `by` keeps the listed ones, `without` all but the
+/// listed ones and the name.
+fn group_keep(without: bool, grouping: &[String]) -> impl Fn(&str) -> bool + '_ {
+    move |k: &str| {
+        let listed = grouping.iter().any(|g| g == k);
+        if without {
+            k != METRIC_NAME && !listed
+        } else {
+            listed
+        }
     }
+}
+
+fn group_labels(l: &Labels, without: bool, grouping: &[String]) -> Labels {
+    l.subset(group_keep(without, grouping))
 }
 
 /// `k` of `topk`/`bottomk`/`limitk`, as Prometheus converts it.
@@ -117,22 +124,19 @@ pub(crate) fn eval(
         _ => {}
     }
     struct Group {
-        labels: Labels,
         drop_name: bool,
         values: Vec<f64>,
     }
     let mut order: Vec<Group> = Vec::new();
-    let mut index: HashMap<Labels, usize> = HashMap::default();
+    let mut groups = Grouper::new(group_keep(without, grouping));
     for e in v {
-        let key = group_labels(&e.labels, without, grouping);
-        let i = *index.entry(key.clone()).or_insert_with(|| {
+        let (i, new) = groups.group(&e.labels);
+        if new {
             order.push(Group {
-                labels: key,
                 drop_name: e.drop_name,
                 values: Vec::new(),
             });
-            order.len() - 1
-        });
+        }
         order[i].values.push(e.value);
     }
     let q = match param {
@@ -141,7 +145,8 @@ pub(crate) fn eval(
     };
     Ok(order
         .into_iter()
-        .map(|g| {
+        .zip(groups.keys)
+        .map(|(g, labels)| {
             let vals = g.values;
             let first = vals[0];
             let value = match op {
@@ -183,7 +188,7 @@ pub(crate) fn eval(
                 }
                 _ => f64::NAN,
             };
-            Element::new(g.labels, value, g.drop_name)
+            Element::new(labels, value, g.drop_name)
         })
         .collect())
 }
@@ -201,13 +206,12 @@ fn select_k(
         return Vec::new();
     }
     let mut groups: Vec<Vec<Element>> = Vec::new();
-    let mut index: HashMap<Labels, usize> = HashMap::default();
+    let mut index = Grouper::new(group_keep(without, grouping));
     for e in v {
-        let key = group_labels(&e.labels, without, grouping);
-        let i = *index.entry(key).or_insert_with(|| {
+        let (i, new) = index.group(&e.labels);
+        if new {
             groups.push(Vec::new());
-            groups.len() - 1
-        });
+        }
         groups[i].push(e);
     }
     let k = usize::try_from(k).unwrap_or(usize::MAX);

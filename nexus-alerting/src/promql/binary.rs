@@ -1,11 +1,12 @@
 //! Binary operators: arithmetic, comparisons and set operators, with vector matching.
 
-use foldhash::{HashMap, HashSet};
+use foldhash::HashSet;
 
 use crate::labels::{Labels, METRIC_NAME};
 
 use super::ast::{BinOp, Cardinality, VectorMatching};
 use super::eval::EvalError;
+use super::group::Grouper;
 use super::value::{Element, Value};
 
 /// `lhs op rhs` on floats: the value and whether a comparison holds.
@@ -106,32 +107,36 @@ fn vector_scalar(
     out
 }
 
-/// The match signature: the `on` labels, or every label but the `ignoring` ones and the name.
-fn signature(l: &Labels, m: &VectorMatching) -> Labels {
-    if m.on {
-        Labels::from_pairs(l.iter().filter(|(k, _)| m.labels.iter().any(|n| n == k)))
-    } else {
-        Labels::from_pairs(
-            l.iter()
-                .filter(|(k, _)| *k != METRIC_NAME && !m.labels.iter().any(|n| n == k)),
-        )
+/// Which labels make the match signature: the `on` labels, or every label but the `ignoring`
+/// ones and the name.
+fn sig_keep(m: &VectorMatching) -> impl Fn(&str) -> bool + '_ {
+    move |k: &str| {
+        let listed = m.labels.iter().any(|n| n == k);
+        if m.on {
+            listed
+        } else {
+            k != METRIC_NAME && !listed
+        }
     }
 }
 
 fn and_unless(a: Vec<Element>, b: Vec<Element>, m: &VectorMatching, and: bool) -> Vec<Element> {
-    let right: HashSet<Labels> = b.iter().map(|e| signature(&e.labels, m)).collect();
+    let mut right = Grouper::new(sig_keep(m));
+    for e in &b {
+        right.group(&e.labels);
+    }
     a.into_iter()
-        .filter(|e| right.contains(&signature(&e.labels, m)) == and)
+        .filter(|e| right.find(&e.labels).is_some() == and)
         .collect()
 }
 
 fn or(a: Vec<Element>, b: Vec<Element>, m: &VectorMatching) -> Vec<Element> {
-    let left: HashSet<Labels> = a.iter().map(|e| signature(&e.labels, m)).collect();
+    let mut left = Grouper::new(sig_keep(m));
+    for e in &a {
+        left.group(&e.labels);
+    }
     let mut out = a;
-    out.extend(
-        b.into_iter()
-            .filter(|e| !left.contains(&signature(&e.labels, m))),
-    );
+    out.extend(b.into_iter().filter(|e| left.find(&e.labels).is_none()));
     out
 }
 
@@ -148,25 +153,28 @@ fn vector_vector(
     let swap = m.card == Cardinality::OneToMany;
     let (many, one) = if swap { (b, a) } else { (a, b) };
     // The "one" side: one element per signature.
-    let mut one_by_sig: HashMap<Labels, &Element> = HashMap::default();
-    for e in &one {
-        let sig = signature(&e.labels, m);
-        if let Some(dup) = one_by_sig.insert(sig.clone(), e) {
+    let mut sigs = Grouper::new(sig_keep(m));
+    let mut one_of: Vec<usize> = Vec::with_capacity(one.len());
+    for (k, e) in one.iter().enumerate() {
+        let (g, new) = sigs.group(&e.labels);
+        if !new {
             let side = if swap { "left" } else { "right" };
             return Err(EvalError::Matching(format!(
-                "found duplicate series for the match group {sig} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
-                dup.labels, e.labels
+                "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                sigs.keys[g], one[one_of[g]].labels, e.labels
             )));
         }
+        one_of.push(k);
     }
-    let mut matched: HashMap<Labels, Labels> = HashMap::default();
+    // Per signature: whether matched (one-to-one), or the result label sets (many-to-one).
+    let mut matched: Vec<bool> = vec![false; one.len()];
     let mut inserted: HashSet<Labels> = HashSet::default();
     let mut out = Vec::new();
     for e in &many {
-        let sig = signature(&e.labels, m);
-        let Some(r) = one_by_sig.get(&sig) else {
+        let Some(g) = sigs.find(&e.labels) else {
             continue;
         };
+        let r = &one[one_of[g]];
         let (l, rv) = if swap {
             (r.value, e.value)
         } else {
@@ -182,7 +190,7 @@ fn vector_vector(
         }
         let labels = result_labels(&e.labels, &r.labels, m);
         if m.card == Cardinality::OneToOne {
-            if matched.insert(sig.clone(), labels.clone()).is_some() {
+            if std::mem::replace(&mut matched[g], true) {
                 return Err(EvalError::Matching(
                     "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
                 ));

@@ -1,15 +1,15 @@
 //! Function calls: evaluation of every function of the table in `functions`.
 
-use foldhash::HashMap;
 use regex::Regex;
 
 use crate::labels::{Labels, METRIC_NAME};
-use crate::store::instant_with_time;
+use crate::store::{instant_with_time, window};
 use crate::time::Millis;
 
 use super::ast::Expr;
 use super::eval::{EvalError, Evaluator, absent_labels};
 use super::functions::{self as f, Func, Mean, kahan_inc, quantile};
+use super::group::Grouper;
 use super::histogram::{Bucket, bucket_fraction, bucket_quantile};
 use super::value::{Element, Value, format_value};
 
@@ -356,22 +356,21 @@ fn label_replace(
 /// Groups `_bucket` samples into histograms: (labels without `le` and name, metric name, buckets).
 fn classic_buckets(ev: &mut Evaluator<'_>, v: Vec<Element>) -> Vec<(Labels, String, Vec<Bucket>)> {
     let mut order: Vec<(Labels, String, Vec<Bucket>)> = Vec::new();
-    let mut index: HashMap<Labels, usize> = HashMap::default();
+    let mut index = Grouper::new(|k: &str| k != "le");
     for e in v {
-        let name = e.labels.get(METRIC_NAME).unwrap_or("").to_owned();
+        let name = || e.labels.get(METRIC_NAME).unwrap_or("").to_owned();
         let le_text = e.labels.get("le").unwrap_or("");
         let Some(le) = parse_go_float(le_text) else {
             ev.ann.warn(format!(
-                "PromQL warning: bucket label \"le\" is missing or has a malformed value of {le_text:?} for metric name {name:?}"
+                "PromQL warning: bucket label \"le\" is missing or has a malformed value of {le_text:?} for metric name {:?}",
+                name()
             ));
             continue;
         };
-        let mut key = e.labels.clone();
-        key.remove("le");
-        let i = *index.entry(key.clone()).or_insert_with(|| {
-            order.push((key, name, Vec::new()));
-            order.len() - 1
-        });
+        let (i, new) = index.group(&e.labels);
+        if new {
+            order.push((index.keys[i].clone(), name(), Vec::new()));
+        }
         order[i].2.push(Bucket { le, count: e.value });
     }
     order
@@ -404,7 +403,7 @@ fn range_call(
     t: Millis,
 ) -> Result<Vec<Element>, EvalError> {
     let name = func.name;
-    let (matrix_at, mut scalars) = match name {
+    let (matrix_at, scalars) = match name {
         "quantile_over_time" => (1, vec![scalar(&ev.eval(&args[0], t)?)]),
         "predict_linear" => (0, vec![scalar(&ev.eval(&args[1], t)?)]),
         "double_exponential_smoothing" => (
@@ -416,14 +415,7 @@ fn range_call(
         ),
         _ => (0, Vec::new()),
     };
-    let arg = ev.range_arg(&args[matrix_at], t)?;
-    if name == "absent_over_time" {
-        return Ok(if arg.series.is_empty() {
-            vec![Element::new(absent_labels(&args[0]), 1.0, false)]
-        } else {
-            Vec::new()
-        });
-    }
+    // Checks of the parameters, whatever the data.
     if name == "quantile_over_time" {
         let q = scalars[0];
         if !(0.0..=1.0).contains(&q) {
@@ -446,104 +438,172 @@ fn range_call(
             )));
         }
     }
-    let range_secs = (arg.end - arg.start) as f64 / 1000.0;
-    let _ = range_secs;
-    let mut out = Vec::with_capacity(arg.series.len());
-    for s in arg.series {
-        let p = &s.points;
-        if p.is_empty() {
-            continue;
+    let mut out = Vec::new();
+    let mut any = false;
+    // rate/increase of a metric not named like a counter is worth an info (once per name: a
+    // selector with a literal name is checked once, not per series).
+    let mut check_counter_name = matches!(name, "rate" | "increase");
+    let mut literal_name = None;
+    if check_counter_name
+        && let Expr::Matrix { vs, .. } = unparen(&args[matrix_at])
+        && let Some(n) = &vs.name
+    {
+        check_counter_name = false;
+        literal_name = Some(n.clone());
+    }
+    let mut emit = |ev: &mut Evaluator<'_>,
+                    labels: &Labels,
+                    id,
+                    drop_name: bool,
+                    p: &[(Millis, f64)],
+                    start,
+                    end| {
+        any = true;
+        if check_counter_name && let Some(n) = labels.get(METRIC_NAME) {
+            counter_name_info(ev, n);
         }
-        if matches!(name, "rate" | "increase")
-            && let Some(n) = s.labels.get(METRIC_NAME)
-            && !["_total", "_sum", "_count", "_bucket"]
-                .iter()
-                .any(|suf| n.ends_with(suf))
-        {
-            ev.ann.info(format!(
-                "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {n:?}"
-            ));
-        }
-        let values = || p.iter().map(|x| x.1);
-        let v = match name {
-            "rate" => f::extrapolated_rate(p, arg.start, arg.end, true, true),
-            "increase" => f::extrapolated_rate(p, arg.start, arg.end, true, false),
-            "delta" => f::extrapolated_rate(p, arg.start, arg.end, false, false),
-            "irate" => f::instant_value(p, true),
-            "idelta" => f::instant_value(p, false),
-            "deriv" => (p.len() >= 2).then(|| f::linear_regression(p, p[0].0).0),
-            "predict_linear" => (p.len() >= 2).then(|| {
-                let (slope, intercept) = f::linear_regression(p, t);
-                slope * scalars[0] + intercept
-            }),
-            "double_exponential_smoothing" => {
-                f::double_exponential_smoothing(p, scalars[0], scalars[1])
-            }
-            "avg_over_time" => {
-                let mut m = Mean::default();
-                values().for_each(|x| m.add(x));
-                Some(m.value())
-            }
-            "sum_over_time" => {
-                let (mut sum, mut c) = (0.0, 0.0);
-                for x in values() {
-                    (sum, c) = kahan_inc(x, sum, c);
-                }
-                Some(if sum.is_infinite() { sum } else { sum + c })
-            }
-            "count_over_time" => Some(p.len() as f64),
-            "max_over_time" => {
-                Some(values().fold(p[0].1, |m, x| if x > m || m.is_nan() { x } else { m }))
-            }
-            "min_over_time" => {
-                Some(values().fold(p[0].1, |m, x| if x < m || m.is_nan() { x } else { m }))
-            }
-            "stdvar_over_time" => Some(f::variance(values())),
-            "stddev_over_time" => Some(f::variance(values()).sqrt()),
-            "last_over_time" => Some(p[p.len() - 1].1),
-            "ts_of_last_over_time" => Some(p[p.len() - 1].0 as f64 / 1000.0),
-            "ts_of_max_over_time" | "ts_of_min_over_time" => {
-                let max = name == "ts_of_max_over_time";
-                let mut best = p[0];
-                for &x in &p[1..] {
-                    let better = if max { x.1 >= best.1 } else { x.1 <= best.1 };
-                    if better || best.1.is_nan() {
-                        best = x;
-                    }
-                }
-                Some(best.0 as f64 / 1000.0)
-            }
-            "present_over_time" => Some(1.0),
-            "quantile_over_time" => {
-                let mut v: Vec<f64> = values().collect();
-                Some(quantile(scalars[0], &mut v))
-            }
-            "mad_over_time" => {
-                let mut v: Vec<f64> = values().collect();
-                let median = quantile(0.5, &mut v);
-                let mut dev: Vec<f64> = v.iter().map(|x| (x - median).abs()).collect();
-                Some(quantile(0.5, &mut dev))
-            }
-            "changes" => {
-                let mut n = 0.0;
-                for w in p.windows(2) {
-                    let (a, b) = (w[0].1, w[1].1);
-                    if a != b && !(a.is_nan() && b.is_nan()) {
-                        n += 1.0;
-                    }
-                }
-                Some(n)
-            }
-            "resets" => Some(p.windows(2).filter(|w| w[1].1 < w[0].1).count() as f64),
-            _ => None,
-        };
-        if let Some(v) = v {
+        if let Some(v) = range_value(name, p, start, end, t, &scalars) {
             let keep_name = name == "last_over_time";
-            let mut e = Element::new(s.labels, v, s.drop_name || !keep_name);
-            e.id = s.id;
+            let mut e = Element::new(labels.clone(), v, drop_name || !keep_name);
+            e.id = id;
             out.push(e);
         }
+    };
+    if let Expr::Matrix { vs, range } = unparen(&args[matrix_at]) {
+        // A range selector: each series' window is read into one reused buffer.
+        let end = ev.at_time(vs.at, t) - vs.offset;
+        let mut buf = Vec::new();
+        let store = ev.store;
+        for &id in ev.select(vs).iter() {
+            let s = &store.series[id as usize];
+            window(&s.samples, end, *range, ev.q.closed, &mut buf);
+            if buf.is_empty() {
+                continue;
+            }
+            ev.count(buf.len())?;
+            emit(ev, &s.labels, Some(id), false, &buf, end - range, end);
+        }
+    } else {
+        let arg = ev.range_arg(&args[matrix_at], t)?;
+        for s in &arg.series {
+            if !s.points.is_empty() {
+                emit(
+                    ev,
+                    &s.labels,
+                    s.id,
+                    s.drop_name,
+                    &s.points,
+                    arg.start,
+                    arg.end,
+                );
+            }
+        }
     }
-    scalars.clear();
+    if any && let Some(n) = literal_name {
+        counter_name_info(ev, &n);
+    }
+    if name == "absent_over_time" {
+        return Ok(if any {
+            Vec::new()
+        } else {
+            vec![Element::new(absent_labels(&args[0]), 1.0, false)]
+        });
+    }
     Ok(out)
+}
+
+fn counter_name_info(ev: &mut Evaluator<'_>, n: &str) {
+    if !["_total", "_sum", "_count", "_bucket"]
+        .iter()
+        .any(|suf| n.ends_with(suf))
+    {
+        ev.ann.info(format!(
+            "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {n:?}"
+        ));
+    }
+}
+
+/// A range function's value over one series' samples in `(start, end]`; `None` when
+/// Prometheus gives no element.
+fn range_value(
+    name: &str,
+    p: &[(Millis, f64)],
+    start: Millis,
+    end: Millis,
+    t: Millis,
+    scalars: &[f64],
+) -> Option<f64> {
+    let values = || p.iter().map(|x| x.1);
+    match name {
+        "rate" => f::extrapolated_rate(p, start, end, true, true),
+        "increase" => f::extrapolated_rate(p, start, end, true, false),
+        "delta" => f::extrapolated_rate(p, start, end, false, false),
+        "irate" => f::instant_value(p, true),
+        "idelta" => f::instant_value(p, false),
+        "deriv" => (p.len() >= 2).then(|| f::linear_regression(p, p[0].0).0),
+        "predict_linear" => (p.len() >= 2).then(|| {
+            let (slope, intercept) = f::linear_regression(p, t);
+            slope * scalars[0] + intercept
+        }),
+        "double_exponential_smoothing" => {
+            f::double_exponential_smoothing(p, scalars[0], scalars[1])
+        }
+        "avg_over_time" => {
+            let mut m = Mean::default();
+            values().for_each(|x| m.add(x));
+            Some(m.value())
+        }
+        "sum_over_time" => {
+            let (mut sum, mut c) = (0.0, 0.0);
+            for x in values() {
+                (sum, c) = kahan_inc(x, sum, c);
+            }
+            Some(if sum.is_infinite() { sum } else { sum + c })
+        }
+        "count_over_time" => Some(p.len() as f64),
+        "max_over_time" => {
+            Some(values().fold(p[0].1, |m, x| if x > m || m.is_nan() { x } else { m }))
+        }
+        "min_over_time" => {
+            Some(values().fold(p[0].1, |m, x| if x < m || m.is_nan() { x } else { m }))
+        }
+        "stdvar_over_time" => Some(f::variance(values())),
+        "stddev_over_time" => Some(f::variance(values()).sqrt()),
+        "last_over_time" => Some(p[p.len() - 1].1),
+        "ts_of_last_over_time" => Some(p[p.len() - 1].0 as f64 / 1000.0),
+        "ts_of_max_over_time" | "ts_of_min_over_time" => {
+            let max = name == "ts_of_max_over_time";
+            let mut best = p[0];
+            for &x in &p[1..] {
+                let better = if max { x.1 >= best.1 } else { x.1 <= best.1 };
+                if better || best.1.is_nan() {
+                    best = x;
+                }
+            }
+            Some(best.0 as f64 / 1000.0)
+        }
+        "quantile_over_time" => {
+            let mut v: Vec<f64> = values().collect();
+            Some(quantile(scalars[0], &mut v))
+        }
+        "mad_over_time" => {
+            let mut v: Vec<f64> = values().collect();
+            let median = quantile(0.5, &mut v);
+            let mut dev: Vec<f64> = v.iter().map(|x| (x - median).abs()).collect();
+            Some(quantile(0.5, &mut dev))
+        }
+        "changes" => {
+            let mut n = 0.0;
+            for w in p.windows(2) {
+                let (a, b) = (w[0].1, w[1].1);
+                if a != b && !(a.is_nan() && b.is_nan()) {
+                    n += 1.0;
+                }
+            }
+            Some(n)
+        }
+        "resets" => Some(p.windows(2).filter(|w| w[1].1 < w[0].1).count() as f64),
+        "present_over_time" | "absent_over_time" => Some(1.0),
+        _ => None,
+    }
 }

@@ -341,7 +341,7 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn count(&mut self, n: usize) -> Result<(), EvalError> {
+    pub(crate) fn count(&mut self, n: usize) -> Result<(), EvalError> {
         self.samples += n;
         if self.samples > self.q.max_samples {
             return Err(EvalError::TooManySamples(self.q.max_samples));

@@ -18,6 +18,7 @@ mod binary;
 mod call;
 mod eval;
 mod functions;
+mod group;
 mod histogram;
 mod lex;
 mod parse;
