@@ -33,6 +33,9 @@ impl Annotations {
     }
 }
 
+/// Most steps one subquery evaluates (Prometheus' limit on points per series of a range query).
+pub const MAX_SUBQUERY_STEPS: i64 = 11_000;
+
 /// Why a query failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -46,6 +49,11 @@ pub enum EvalError {
     /// A function or operator argument is out of its domain.
     #[error("{0}")]
     InvalidArgument(String),
+    /// A subquery would evaluate too many steps.
+    #[error(
+        "subquery would evaluate {0} steps, more than the limit of {MAX_SUBQUERY_STEPS} (use a larger step)"
+    )]
+    TooManySteps(i64),
     /// The query would load more samples than allowed.
     #[error("query processing would load too many samples into memory (limit {0})")]
     TooManySamples(usize),
@@ -461,6 +469,10 @@ impl<'a> Evaluator<'a> {
                 let mut ts = step * (start / step);
                 if ts < start || (!self.q.closed && ts == start) {
                     ts += step;
+                }
+                let steps = (end - ts) / step + 1;
+                if steps > MAX_SUBQUERY_STEPS {
+                    return Err(EvalError::TooManySteps(steps));
                 }
                 let mut by_labels: HashMap<Labels, usize> = HashMap::default();
                 let mut out: Vec<Series> = Vec::new();

@@ -27,7 +27,7 @@ mod tests;
 mod value;
 
 pub use ast::{AggOp, At, BinOp, Cardinality, Expr, ValueType, VectorMatching, VectorSelector};
-pub use eval::{Annotations, EvalError, Query};
+pub use eval::{Annotations, EvalError, MAX_SUBQUERY_STEPS, Query};
 pub(crate) use eval::{Hooks, SelectCache};
 pub use functions::Func;
 pub use value::{Element, Series, Value};

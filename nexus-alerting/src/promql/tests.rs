@@ -108,3 +108,30 @@ fn hostile_input_is_bounded() {
     assert!(parse(&"x + ".repeat(50)).is_err());
     assert!(err("x @ 1e300").message.contains("out of bounds"));
 }
+
+#[test]
+fn evaluation_is_bounded() {
+    let store = crate::store::Store::new(3_600_000);
+    let q = Query::default();
+    let e = parse("max_over_time(up[1y:1ms])").unwrap();
+    assert!(matches!(
+        q.instant(&store, &e, 0),
+        Err(EvalError::TooManySteps(_))
+    ));
+    let e = parse("max_over_time(up[1h:1s])").unwrap();
+    assert!(q.instant(&store, &e, 0).is_ok());
+    let mut store = crate::store::Store::new(3_600_000);
+    for t in 0..100 {
+        store.push(
+            &crate::Labels::from_pairs([("__name__", "up")]),
+            t * 1000,
+            1.0,
+        );
+    }
+    let e = parse("count_over_time(up[1h])").unwrap();
+    let small = Query::default().max_samples(10);
+    assert!(matches!(
+        small.instant(&store, &e, 100_000),
+        Err(EvalError::TooManySamples(10))
+    ));
+}
