@@ -177,7 +177,6 @@ impl Query {
                 }
                 _ => {}
             }
-            ev.ann_only = true;
             if step <= 0 {
                 break;
             }
@@ -301,8 +300,6 @@ pub(crate) struct Evaluator<'a> {
     start: Millis,
     end: Millis,
     pub(crate) ann: Annotations,
-    /// Later steps of a range query repeat the first step's annotations; kept for symmetry.
-    ann_only: bool,
     samples: usize,
     pub(crate) hooks: Hooks<'a>,
 }
@@ -322,7 +319,6 @@ impl<'a> Evaluator<'a> {
             start,
             end,
             ann: Annotations::default(),
-            ann_only: false,
             samples: 0,
             hooks: Hooks::default(),
         }

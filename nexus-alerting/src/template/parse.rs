@@ -285,9 +285,8 @@ fn lex(s: &str, base: usize) -> Result<Vec<(Tok, usize)>, TemplateError> {
     Ok(out)
 }
 
-struct P<'a> {
+struct P {
     items: std::iter::Peekable<std::vec::IntoIter<Item>>,
-    _src: &'a str,
 }
 
 /// What ended a list of nodes.
@@ -300,7 +299,6 @@ enum Stop {
 pub(crate) fn parse(src: &str) -> Result<Vec<Node>, TemplateError> {
     let mut p = P {
         items: split(src)?.into_iter().peekable(),
-        _src: src,
     };
     let (nodes, end) = p.list(0)?;
     match end {
@@ -315,7 +313,7 @@ pub(crate) fn parse(src: &str) -> Result<Vec<Node>, TemplateError> {
 
 const MAX_NESTING: usize = 64;
 
-impl P<'_> {
+impl P {
     fn list(&mut self, depth: usize) -> Result<(Vec<Node>, Stop), TemplateError> {
         let mut nodes = Vec::new();
         while let Some(item) = self.items.next() {
