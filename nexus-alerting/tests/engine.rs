@@ -218,3 +218,23 @@ fn a_rule_that_fails_at_evaluation_is_reported_and_the_others_run() {
     );
     assert_eq!(health[1].2, None);
 }
+
+#[test]
+fn a_comparison_that_removes_a_name_collision_is_not_an_error() {
+    // As in Prometheus: names are dropped at the end of the query, after the filter, so only
+    // `a` remains and there is no duplicate label set.
+    let mut ev = Evaluator::new(EvalConfig::default());
+    ev.add_rule(
+        "g",
+        Rule::builder("Collide", r#"{__name__=~"a|b"} * 1 > 1"#)
+            .build()
+            .unwrap(),
+    );
+    let l = Labels::from_pairs([("x", "1")]);
+    ev.push(Sample::new("a", l.clone(), 2.0, 0));
+    ev.push(Sample::new("b", l, 0.0, 0));
+    let out = ev.eval(0);
+    assert_eq!(out.len(), 1, "{:?}", ev.rule_health());
+    assert_eq!(out[0].value, 2.0);
+    assert_eq!(ev.rule_health()[0].2, None);
+}

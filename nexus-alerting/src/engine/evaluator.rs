@@ -366,7 +366,20 @@ impl Evaluator {
                     cache: Some(&mut rs.selected),
                     anomaly: Some(&mut score),
                 };
-                match q.instant_with(&self.store, target, t, hooks) {
+                let mut result = q.instant_with(&self.store, target, t, hooks);
+                if matches!(result, Err(promql::EvalError::DuplicateLabelset))
+                    && rule.cond.is_some()
+                {
+                    // The operand's series collide once their names are dropped; Prometheus
+                    // checks after the comparison, which may remove the collision: evaluate
+                    // the whole expression instead (its values are the operand's, filtered).
+                    let hooks = Hooks {
+                        cache: Some(&mut rs.selected),
+                        anomaly: Some(&mut score),
+                    };
+                    result = q.instant_with(&self.store, &rule.expr, t, hooks);
+                }
+                match result {
                     Ok((Value::Vector(v), _)) => elements = v,
                     Ok((Value::Scalar(v), _)) => {
                         elements = vec![promql::Element::new(Labels::new(), v, false)];
