@@ -303,17 +303,7 @@ impl Parser<'_> {
                 Tok::LBracket => e = self.range_or_subquery(e)?,
                 t if is_kw(t, "offset") => {
                     self.next();
-                    let neg = match self.peek() {
-                        Tok::Op("-") => {
-                            self.next();
-                            true
-                        }
-                        Tok::Op("+") => {
-                            self.next();
-                            false
-                        }
-                        _ => false,
-                    };
+                    let neg = self.sign();
                     let d = self.duration()?;
                     set_offset(&mut e, if neg { -d } else { d }).map_err(|m| self.err_at(at, m))?;
                 }
@@ -327,19 +317,21 @@ impl Parser<'_> {
         }
     }
 
-    fn at_value(&mut self) -> Result<At, ParseError> {
-        let at = self.offset();
-        let neg = match self.peek() {
-            Tok::Op("-") => {
+    /// Consumes an optional `+` or `-`: whether it was `-`.
+    fn sign(&mut self) -> bool {
+        match self.peek() {
+            Tok::Op(op @ ("-" | "+")) => {
+                let neg = *op == "-";
                 self.next();
-                true
-            }
-            Tok::Op("+") => {
-                self.next();
-                false
+                neg
             }
             _ => false,
-        };
+        }
+    }
+
+    fn at_value(&mut self) -> Result<At, ParseError> {
+        let at = self.offset();
+        let neg = self.sign();
         match self.next() {
             Tok::Number(n) if n.is_finite() => {
                 let ms = (if neg { -n } else { n }) * 1000.0;
