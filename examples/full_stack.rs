@@ -5,6 +5,8 @@
 //! ```text
 //! cargo run --release --features full --example full_stack                  # embedded defaults
 //! cargo run --release --features full --example full_stack -- --demo-traffic # see an alert fire and resolve
+//! cargo run --release --features full --example full_stack -- --demo-rollout # a canary of GET /documents/{id} v2, promoted
+//! cargo run --release --features full --example full_stack -- --demo-rollout=faulty # v2 fails 10 %: rolled back
 //! REDIS_URL=redis://127.0.0.1:6379/ DATABASE_URL=postgres://… WEBHOOK_URL=http://… BIND=0.0.0.0:8080 \
 //!   OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 \
 //!   cargo run --release --features full --example full_stack
@@ -34,6 +36,7 @@ use nexus::core::auth::Access;
 use nexus::health::{Health, PostgresProbe, ProbeSpec, Probes, Recorder, RedisProbe};
 use nexus::monitor::Monitor;
 use nexus::monitor::serve::{ServeConfig, serve, shutdown_signal};
+use nexus::rollout::{Rollout, Strategy};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -131,6 +134,8 @@ struct App {
     /// Injected error rate in ‰ (the demo's burst of errors).
     faults: Arc<AtomicU64>,
     requests: Arc<AtomicU64>,
+    /// `--demo-rollout=faulty`: version 2 of the read handler fails one request in ten.
+    v2_faulty: bool,
 }
 
 fn error(code: StatusCode, m: impl std::fmt::Display) -> Response {
@@ -186,6 +191,84 @@ async fn read(State(a): State<App>, Path(id): Path<i64>) -> Response {
             error(StatusCode::NOT_FOUND, format!("no document {id}"))
         }
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
+}
+
+/// Version 2 of `GET /documents/{id}` (the candidate of `--demo-rollout`): the document with
+/// its word count.
+async fn read_v2(State(a): State<App>, Path(id): Path<i64>) -> Response {
+    let n = a.requests.fetch_add(1, Ordering::Relaxed);
+    if a.v2_faulty && n % 10 == 0 {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "v2 bug");
+    }
+    let resp = read(State(a), Path(id)).await;
+    if resp.status() != StatusCode::OK {
+        return resp;
+    }
+    let Ok(bytes) = axum::body::to_bytes(resp.into_body(), 1 << 20).await else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "unreadable document");
+    };
+    match serde_json::from_slice::<Document>(&bytes) {
+        Ok(d) => {
+            let words = d.body.split_whitespace().count();
+            Json(json!({ "id": d.id, "title": d.title, "body": d.body, "words": words, "version": 2 }))
+                .into_response()
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// The rollout of `--demo-rollout`: 10 % → 50 % → 100 %, 20 s of analysis per step, users
+/// kept on their version by `x-user-id`.
+fn demo_rollout() -> Result<Rollout, nexus::rollout::RolloutError> {
+    Rollout::builder("documents")
+        .revision("v2")
+        .strategy(Strategy::canary([10.0, 50.0, 100.0])?)
+        .analysis_interval(Duration::from_secs(20))
+        .evaluate_every(Duration::from_secs(2))
+        .min_samples(100)
+        .sticky_header("x-user-id")
+        .build()
+}
+
+/// Readers at ourselves for `--demo-rollout`: 500 users, 100 reads a second; the rollout's
+/// changes are printed.
+async fn demo_rollout_traffic(base: String, rollout: Rollout) {
+    use http_body_util::{BodyExt, Full};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<bytes::Bytes>>();
+    for i in 0..20 {
+        let body = format!(r#"{{"title":"Document {i}","body":"demo body number {i}"}}"#);
+        let req = http::Request::post(format!("{base}/documents"))
+            .header("content-type", "application/json")
+            .body(Full::from(body))
+            .expect("request");
+        let _ = client.request(req).await;
+    }
+    println!("demo: reading documents as 500 users while {base}/api/v1/rollout shows the canary");
+    let mut last = String::new();
+    for i in 0u64.. {
+        let req = http::Request::get(format!("{base}/documents/{}", 1 + i % 20))
+            .header("x-user-id", format!("user-{}", i % 500))
+            .body(Full::default())
+            .expect("request");
+        if let Ok(resp) = client.request(req).await {
+            let _ = resp.into_body().collect().await;
+        }
+        if i % 100 == 0 {
+            let s = rollout.status();
+            let now = format!("{} at {} %", s.phase.as_str(), s.weight_percent);
+            if now != last {
+                let why = s
+                    .events
+                    .last()
+                    .map(|e| e.reasons.join("; "))
+                    .unwrap_or_default();
+                println!("demo: rollout {now} ({why})");
+                last = now;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -255,7 +338,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let otlp = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok();
     let _telemetry =
         nexus::monitor::telemetry::init("documents", otlp.as_deref()).map_err(|e| e.to_string())?;
-    let demo = std::env::args().any(|a| a == "--demo-traffic");
+    let traffic_demo = std::env::args().any(|a| a == "--demo-traffic");
+    let rollout_mode = std::env::args().find_map(|a| match a.as_str() {
+        "--demo-rollout" => Some(false),
+        "--demo-rollout=faulty" => Some(true),
+        _ => None,
+    });
+    // Either demo: short windows and intervals, so things happen within a minute or two.
+    let demo = traffic_demo || rollout_mode.is_some();
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let mut layout = Vec::new();
 
@@ -355,6 +445,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(db) = db {
         monitor = monitor.database(db);
     }
+    let rollout = rollout_mode.map(|_| demo_rollout()).transpose()?;
+    if let Some(r) = &rollout {
+        monitor = monitor.rollout(r.clone());
+        layout.push("GET /documents/{id}: canary of v2 (10 → 50 → 100 %)".to_string());
+    }
     let mut receivers = vec!["log"];
     if let Ok(url) = std::env::var("WEBHOOK_URL") {
         monitor = monitor.receiver(Receiver::webhook("webhook", &url)?);
@@ -387,11 +482,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         cache,
         faults: Arc::new(AtomicU64::new(0)),
         requests: Arc::new(AtomicU64::new(0)),
+        v2_faulty: rollout_mode == Some(true),
+    };
+    // GET /documents/{id}: v1 (`read`), or v1 and v2 behind the rollout's layer.
+    let read_route = match &rollout {
+        Some(r) => get(read).layer(r.layer(get(read_v2).with_state(app_state.clone()))),
+        None => get(read),
     };
     let faults = app_state.faults.clone();
     let app = Router::new()
         .route("/documents", post(create).get(search))
-        .route("/documents/{id}", get(read))
+        .route("/documents/{id}", read_route)
         .route(
             "/admin/faults",
             post(set_faults).route_layer(access.layer()),
@@ -413,8 +514,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "  documents  curl -X POST {base}/documents -H 'content-type: application/json' -d '{{\"title\":\"t\",\"body\":\"b\"}}'"
     );
-    if demo {
+    if traffic_demo {
         tokio::spawn(demo_traffic(base.clone(), faults));
+    }
+    if let Some(r) = rollout {
+        println!("  rollout    {base}/api/v1/rollout");
+        tokio::spawn(demo_rollout_traffic(base.clone(), r));
     }
     // Bounded: 1 024 connections, 10 s to send headers (or to idle between requests), 30 s per
     // request, 1 MiB bodies, JSON errors; SIGTERM or Ctrl-C drains in-flight requests.

@@ -8,6 +8,7 @@
 //! | `dbmon` | `nexus-dbmon`: PostgreSQL reports, advice, guarded maintenance | `dbmon` |
 //! | `health` | `nexus-health`: request layer, score, probes, health endpoints | `health` |
 //! | `alerting` | `nexus-alerting`: rules, pipeline, notifiers | `alerting` |
+//! | `rollout` | `nexus-rollout`: canary and blue-green releases as a tower layer | `rollout` |
 //! | `monitor` | the aggregator: all of the above behind one axum router | `monitor` (in `full`) |
 //!
 //! ```
@@ -35,6 +36,9 @@ pub use nexus_health as health;
 
 #[cfg(feature = "alerting")]
 pub use nexus_alerting as alerting;
+
+#[cfg(feature = "rollout")]
+pub use nexus_rollout as rollout;
 
 #[cfg(feature = "monitor")]
 pub mod monitor;

@@ -3,11 +3,11 @@
 use crate::judge::Thresholds;
 use crate::rollout::{Inner, Local, Shadow};
 use crate::state::{RolloutState, Strategy};
-use crate::stats::VersionStats;
+use crate::stats::Recorder;
 use crate::store::StateStore;
 use crate::{Rollout, RolloutError};
 use http::HeaderName;
-use std::sync::atomic::{AtomicBool, AtomicU32};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -119,7 +119,8 @@ impl RolloutBuilder {
     }
 
     /// How often the judge looks (default: a twentieth of the analysis interval, within
-    /// 1–30 s). Looks before the end of a step roll back only on ten times stronger evidence.
+    /// 1–30 s). A regression can roll back at any look; a step advances at the first look
+    /// after its analysis interval that finds enough evidence.
     pub fn evaluate_every(mut self, d: Duration) -> Self {
         self.evaluate_every = Some(d);
         self
@@ -149,7 +150,14 @@ impl RolloutBuilder {
         self
     }
 
-    /// Confidence a regression needs at the end of a step (default 0.99).
+    /// Latency increases smaller than this never count (default 1 ms).
+    pub fn latency_floor(mut self, d: Duration) -> Self {
+        self.thresholds.latency_floor = d;
+        self
+    }
+
+    /// How sure the judge must be (default 0.99). Every look tests at a tenth of
+    /// `1 − confidence` (0.001 by default), so looking often does not add up to false rollbacks.
     pub fn confidence(mut self, c: f64) -> Self {
         self.confidence = c;
         self
@@ -253,7 +261,7 @@ impl RolloutBuilder {
         } else {
             format!("{}:{}", self.name, self.revision)
         };
-        let stats: [VersionStats; 2] = Default::default();
+        let stats = Recorder::new();
         let local = Local::new(state.clone(), &stats, Instant::now());
         let inner = Inner {
             seed: crate::layer::hash(0x6e65_7875_7372_6f6c, self.name.as_bytes()),
@@ -274,8 +282,10 @@ impl RolloutBuilder {
             stats,
             store: self.store,
             store_healthy: AtomicBool::new(true),
-            gates: self.gates,
+            gates: Mutex::new(self.gates),
             local: Mutex::new(local),
+            rollbacks: AtomicU64::new(0),
+            promotions: AtomicU64::new(0),
         };
         Ok(Rollout {
             inner: Arc::new(inner),

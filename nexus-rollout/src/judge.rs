@@ -8,7 +8,8 @@
 //!   requests, so a candidate that fails rarely is not promoted on a lucky few hundred requests.
 //! - **Latency**: the Mann–Whitney U rank test (as Kayenta does), one-sided, on the binned
 //!   latencies with the tie correction; the candidate fails only if the test is significant
-//!   **and** its median or p95 exceeds stable's by more than [`Thresholds::latency_tolerance`].
+//!   **and** its median or p95 exceeds stable's by more than [`Thresholds::latency_tolerance`]
+//!   and by more than [`Thresholds::latency_floor`].
 //! - Neither test runs before both versions have [`Thresholds::min_samples`] requests in the
 //!   window, so a quiet service is not judged on noise.
 //!
@@ -44,6 +45,9 @@ pub struct Thresholds {
     pub error_tolerance: f64,
     /// Allowed relative increase of the median and the p95 (default 0.2: +20 %).
     pub latency_tolerance: f64,
+    /// Increases of the median or p95 smaller than this are tolerated whatever their ratio
+    /// (default 1 ms: +50 % of 0.2 ms is not a regression anyone feels).
+    pub latency_floor: std::time::Duration,
 }
 
 impl Default for Thresholds {
@@ -52,6 +56,7 @@ impl Default for Thresholds {
             min_samples: 200,
             error_tolerance: 0.01,
             latency_tolerance: 0.2,
+            latency_floor: std::time::Duration::from_millis(1),
         }
     }
 }
@@ -163,14 +168,17 @@ pub fn judge(stable: &Window, candidate: &Window, t: &Thresholds, alpha: f64) ->
             p_value: p_lat,
         });
         let limit = 1.0 + t.latency_tolerance;
-        if p_lat < alpha && (c50 > s50 * limit || c95 > s95 * limit) {
+        let floor = t.latency_floor.as_secs_f64();
+        let worse = |c: f64, s: f64| c > s * limit && c - s > floor;
+        if p_lat < alpha && (worse(c50, s50) || worse(c95, s95)) {
             reasons.push(format!(
-                "latency p50 {:.1} ms / p95 {:.1} ms vs stable {:.1} / {:.1} ms (tolerance +{:.0} %, Mann-Whitney p = {:.1e})",
+                "latency p50 {:.1} ms / p95 {:.1} ms vs stable {:.1} / {:.1} ms (tolerance +{:.0} % and +{:.1} ms, Mann-Whitney p = {:.1e})",
                 c50 * 1e3,
                 c95 * 1e3,
                 s50 * 1e3,
                 s95 * 1e3,
                 t.latency_tolerance * 100.0,
+                floor * 1e3,
                 p_lat
             ));
         }
@@ -335,6 +343,15 @@ mod tests {
             "{:?}",
             v.reasons
         );
+        // +50 % of a fraction of a millisecond: under the floor.
+        let fast = || (0..1000u64).map(|i| 200_000 + (i * 7919 % 1000) * 100);
+        let v = judge(
+            &window(fast(), 100),
+            &window(fast().map(|ns| ns * 3 / 2), 100),
+            &t,
+            0.01,
+        );
+        assert_eq!(v.decision, Decision::Promote, "{:?}", v.reasons);
         // +10 % latency: significant but within tolerance.
         let bit_slower = window(base().map(|ns| ns * 11 / 10), 100);
         assert_eq!(

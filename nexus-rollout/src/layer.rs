@@ -5,10 +5,12 @@
 use crate::builder::Stickiness;
 use crate::rollout::{Rollout, Version};
 use crate::state::FULL;
+use crate::stats::Stripe;
 use http::{HeaderMap, Request, Response};
 use http_body::Body;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -21,14 +23,20 @@ const SHADOW_TIMEOUT: Duration = Duration::from_secs(30);
 /// The header a shadow copy carries, so the candidate can skip side effects.
 pub const SHADOW_HEADER: &str = "x-rollout-shadow";
 
-/// A 64-bit FNV-1a hash finished with a 64-bit mix: stable across processes and versions, so
-/// every instance of a fleet sends a user to the same version.
+/// A 64-bit hash of `bytes`, eight at a time (little-endian words, multiply-rotate), finished
+/// with MurmurHash3's 64-bit mix: fixed across processes, platforms and releases, so every
+/// instance of a fleet sends a user to the same version.
 pub(crate) fn hash(seed: u64, bytes: &[u8]) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ seed;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = seed ^ (bytes.len() as u64).wrapping_mul(K);
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        h = (h ^ w).wrapping_mul(K).rotate_left(29);
     }
+    let mut tail = [0u8; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(K);
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
@@ -183,7 +191,7 @@ where
         };
         ResponseFuture {
             inner,
-            rollout: Some(self.rollout.clone()),
+            stripe: Some(self.rollout.inner.stats.stripe().clone()),
             version,
             start,
             shadow,
@@ -279,7 +287,7 @@ pin_project_lite::pin_project! {
     pub struct ResponseFuture<FS, FC> {
         #[pin]
         inner: Either<FS, FC>,
-        rollout: Option<Rollout>,
+        stripe: Option<Arc<Stripe>>,
         version: Version,
         start: quanta::Instant,
         shadow: Option<oneshot::Sender<Option<u16>>>,
@@ -308,13 +316,10 @@ where
             EitherProj::Stable { f } => ready!(f.poll(cx)),
             EitherProj::Candidate { f } => ready!(f.poll(cx)),
         };
-        if let Some(rollout) = this.rollout.take() {
+        if let Some(stripe) = this.stripe.take() {
             let status = result.as_ref().ok().map(|r| r.status().as_u16());
-            rollout.record(
-                *this.version,
-                this.start.elapsed(),
-                status.is_none_or(|s| s >= 500),
-            );
+            let ns = u64::try_from(this.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            stripe.0[*this.version as usize].record(ns, status.is_none_or(|s| s >= 500));
             if let Some(tx) = this.shadow.take() {
                 let _ = tx.send(status);
             }
@@ -329,8 +334,9 @@ mod tests {
 
     #[test]
     fn hash_is_fixed_and_spread() {
-        // Fixed across processes and releases: a fleet must agree.
+        // Fixed across processes, platforms and releases: a fleet must agree.
         assert_eq!(hash(0, b"user-1"), hash(0, b"user-1"));
+        assert_eq!(hash(0, b"user-12345"), 0xe9fb_0c4f_00a6_7149);
         assert_ne!(hash(0, b"user-1"), hash(1, b"user-1"));
         let mut counts = [0u32; 10];
         for u in 0..100_000u32 {

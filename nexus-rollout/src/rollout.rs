@@ -6,7 +6,7 @@ use crate::builder::{Gate, GateResult, RolloutBuilder, Stickiness};
 use crate::judge::{Decision, Thresholds, Verdict, judge};
 use crate::metrics as m;
 use crate::state::{FULL, Phase, RolloutState, Strategy};
-use crate::stats::{VersionStats, Window};
+use crate::stats::{Recorder, Window};
 use crate::store::StateStore;
 use nexus_core::task::TaskHandle;
 use serde::Serialize;
@@ -94,9 +94,9 @@ pub(crate) struct Local {
 }
 
 impl Local {
-    pub(crate) fn new(state: RolloutState, stats: &[VersionStats; 2], now: Instant) -> Self {
+    pub(crate) fn new(state: RolloutState, stats: &Recorder, now: Instant) -> Self {
         let mut l = Local {
-            step_start: [stats[0].snapshot(), stats[1].snapshot()],
+            step_start: [stats.snapshot(0), stats.snapshot(1)],
             step_started: now,
             baseline: None,
             verdict: None,
@@ -146,11 +146,14 @@ pub(crate) struct Inner {
     pub(crate) shadow_on: AtomicBool,
     pub(crate) shadow: Shadow,
     /// Stable, candidate.
-    pub(crate) stats: [VersionStats; 2],
+    pub(crate) stats: Recorder,
     pub(crate) store: Option<Arc<dyn StateStore>>,
     pub(crate) store_healthy: AtomicBool,
-    pub(crate) gates: Vec<(String, Gate)>,
+    pub(crate) gates: Mutex<Vec<(String, Gate)>>,
     pub(crate) local: Mutex<Local>,
+    /// Rollbacks and step advances seen by this instance (published as counters from 0).
+    pub(crate) rollbacks: AtomicU64,
+    pub(crate) promotions: AtomicU64,
 }
 
 /// A rollout of a candidate version next to a stable one: routes requests by weight (through
@@ -219,7 +222,7 @@ impl Rollout {
     /// route with [`pick`](Self::pick) by hand).
     #[inline]
     pub fn record(&self, version: Version, latency: Duration, failed: bool) {
-        self.inner.stats[version as usize].record(
+        self.inner.stats.stripe().0[version as usize].record(
             u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX),
             failed,
         );
@@ -236,8 +239,8 @@ impl Rollout {
 
     /// Synchronises with the shared store, then judges the current step as of `now`: rolls back
     /// on a regression (at any look), advances when the analysis interval has passed with
-    /// enough samples and no regression, holds otherwise. Looks before the end of the step
-    /// need ten times stronger evidence. Returns the verdict (`None` when the rollout is over).
+    /// enough samples and no regression, holds otherwise. Every look tests at a tenth of
+    /// `1 − confidence`. Returns the verdict (`None` when the rollout is over).
     pub async fn evaluate_at(&self, now: Instant) -> Option<Verdict> {
         self.sync(now).await;
         let i = &self.inner;
@@ -248,11 +251,11 @@ impl Rollout {
                 self.publish();
                 return None;
             }
-            let cand = i.stats[1].snapshot().since(&l.step_start[1]);
+            let cand = i.stats.snapshot(1).since(&l.step_start[1]);
             let stable = if l.state.weight_bp >= FULL {
                 l.baseline.clone().unwrap_or_default()
             } else {
-                i.stats[0].snapshot().since(&l.step_start[0])
+                i.stats.snapshot(0).since(&l.step_start[0])
             };
             let elapsed = now.saturating_duration_since(l.step_started);
             (l.state.generation, l.state.phase, stable, cand, elapsed)
@@ -260,7 +263,8 @@ impl Rollout {
         let last_look = elapsed >= i.interval;
         let alpha = i.alpha / 10.0;
         let mut v = judge(&stable, &candidate, &i.thresholds, alpha);
-        for (name, gate) in &i.gates {
+        let gates = i.gates.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for (name, gate) in &gates {
             match gate() {
                 GateResult::Pass => {}
                 GateResult::Hold(r) => {
@@ -372,7 +376,7 @@ impl Rollout {
             if expected.is_some_and(|g| g != l.state.generation) {
                 return;
             }
-            let snap = [i.stats[0].snapshot(), i.stats[1].snapshot()];
+            let snap = [i.stats.snapshot(0), i.stats.snapshot(1)];
             let ended_stable = snap[0].since(&l.step_start[0]);
             let mut s = l.state.clone();
             s.generation += 1;
@@ -436,16 +440,15 @@ impl Rollout {
         let i = &self.inner;
         i.weight_bp.store(s.weight_bp, Ordering::Relaxed);
         i.shadow_on.store(s.shadow, Ordering::Relaxed);
-        let labels = [("rollout", i.name.clone())];
         match s.phase {
             Phase::RolledBack if l.state.phase != Phase::RolledBack => {
-                metrics::counter!(m::ROLLBACKS.name, &labels).increment(1);
+                i.rollbacks.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(rollout = %i.name, by = %s.changed_by, reasons = ?s.reasons, "rolled back: all traffic on stable");
             }
             _ if s.step != l.state.step
                 || s.phase == Phase::Promoted && l.state.phase != Phase::Promoted =>
             {
-                metrics::counter!(m::PROMOTIONS.name, &labels).increment(1);
+                i.promotions.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(rollout = %i.name, by = %s.changed_by, step = s.step, weight_percent = s.weight_bp as f64 / 100.0, phase = s.phase.as_str(), reasons = ?s.reasons, "rollout advanced");
             }
             _ => {
@@ -455,7 +458,10 @@ impl Rollout {
         if reset {
             l.step_start = snap;
             l.step_started = now;
-            l.verdict = None;
+            if s.phase.is_active() {
+                // A finished rollout keeps the verdict that finished it.
+                l.verdict = None;
+            }
         }
         l.state = s;
         l.event("");
@@ -503,7 +509,7 @@ impl Rollout {
                     Some(r) if r.generation >= l.state.generation || !l.dirty => {
                         let r = r.clone();
                         let reset = resets(&l.state, &r);
-                        let snap = [i.stats[0].snapshot(), i.stats[1].snapshot()];
+                        let snap = [i.stats.snapshot(0), i.stats.snapshot(1)];
                         if reset && l.state.weight_bp < FULL {
                             let ended = snap[0].since(&l.step_start[0]);
                             if ended.requests > 0 {
@@ -567,7 +573,7 @@ impl Rollout {
                 .set(if p == phase { 1.0 } else { 0.0 });
         }
         for v in [Version::Stable, Version::Candidate] {
-            let w = i.stats[v as usize].snapshot();
+            let w = i.stats.snapshot(v as usize);
             let labels = [
                 ("rollout", name.clone()),
                 ("version", v.as_str().to_owned()),
@@ -575,6 +581,10 @@ impl Rollout {
             metrics::counter!(m::REQUESTS.name, &labels).absolute(w.requests);
             metrics::counter!(m::ERRORS.name, &labels).absolute(w.errors);
         }
+        metrics::counter!(m::ROLLBACKS.name, "rollout" => name.clone())
+            .absolute(i.rollbacks.load(Ordering::Relaxed));
+        metrics::counter!(m::PROMOTIONS.name, "rollout" => name.clone())
+            .absolute(i.promotions.load(Ordering::Relaxed));
         metrics::counter!(m::SHADOW_MISMATCHES.name, "rollout" => name)
             .absolute(i.shadow.mismatched.load(Ordering::Relaxed));
     }
@@ -591,6 +601,20 @@ impl Rollout {
                 r.evaluate().await;
             }
         })
+    }
+
+    /// Adds a gate after the rollout was built (e.g. one the root crate wires to the alert
+    /// engine); see [`RolloutBuilder::gate`].
+    pub fn add_gate(
+        &self,
+        name: impl Into<String>,
+        gate: impl Fn() -> GateResult + Send + Sync + 'static,
+    ) {
+        self.inner
+            .gates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((name.into(), Arc::new(gate)));
     }
 
     /// The current weight of the candidate, basis points.

@@ -2,7 +2,8 @@
 //! a rank test (16 buckets per power of two: a bucket spans at most 6.25 % of its lower bound).
 //! Lock-free to record; windows are differences of snapshots.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 const SUB_BITS: u32 = 4;
 const SUB: usize = 1 << SUB_BITS;
@@ -39,10 +40,10 @@ pub fn upper(i: usize) -> f64 {
     }
 }
 
-/// One version's cumulative figures, updated with relaxed atomics.
+/// One version's cumulative figures, updated with relaxed atomics (requests are the sum of the
+/// latency counts: one atomic add per request, two for a failure).
 #[derive(Debug)]
 pub struct VersionStats {
-    requests: AtomicU64,
     errors: AtomicU64,
     latency: Box<[AtomicU64]>,
 }
@@ -50,7 +51,6 @@ pub struct VersionStats {
 impl Default for VersionStats {
     fn default() -> Self {
         Self {
-            requests: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             latency: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
         }
@@ -62,7 +62,6 @@ impl VersionStats {
     #[inline]
     pub fn record(&self, ns: u64, error: bool) {
         self.latency[bucket(ns)].fetch_add(1, Ordering::Relaxed);
-        self.requests.fetch_add(1, Ordering::Relaxed);
         if error {
             self.errors.fetch_add(1, Ordering::Relaxed);
         }
@@ -70,22 +69,74 @@ impl VersionStats {
 
     /// A copy of the counts so far.
     pub fn snapshot(&self) -> Window {
-        Window {
-            requests: self.requests.load(Ordering::Relaxed),
-            errors: self.errors.load(Ordering::Relaxed),
-            latency: self
-                .latency
-                .iter()
-                .map(|b| b.load(Ordering::Relaxed))
-                .collect(),
+        let mut w = Window {
+            latency: vec![0; BUCKETS],
+            ..Window::default()
+        };
+        self.add_to(&mut w);
+        w
+    }
+
+    fn add_to(&self, w: &mut Window) {
+        w.errors += self.errors.load(Ordering::Relaxed);
+        for (sum, b) in w.latency.iter_mut().zip(self.latency.iter()) {
+            let c = b.load(Ordering::Relaxed);
+            *sum += c;
+            w.requests += c;
         }
+    }
+}
+
+/// Both versions' figures for the threads that share one stripe.
+#[derive(Debug, Default)]
+pub(crate) struct Stripe(pub(crate) [VersionStats; 2]);
+
+/// Per-version figures striped by thread, so that cores recording at once do not contend on
+/// one set of counters (nor on one reference count: each stripe is its own allocation).
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    stripes: Box<[Arc<Stripe>]>,
+}
+
+static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static THREAD: usize = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Recorder {
+    /// One stripe per core, up to 8.
+    pub(crate) fn new() -> Self {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        Self {
+            stripes: (0..n).map(|_| Arc::default()).collect(),
+        }
+    }
+
+    /// The calling thread's stripe.
+    #[inline]
+    pub(crate) fn stripe(&self) -> &Arc<Stripe> {
+        let t = THREAD.try_with(|t| *t).unwrap_or(0);
+        &self.stripes[t % self.stripes.len()]
+    }
+
+    /// The counts of `version` (0 stable, 1 candidate) so far, over every stripe.
+    pub(crate) fn snapshot(&self, version: usize) -> Window {
+        let mut w = Window {
+            latency: vec![0; BUCKETS],
+            ..Window::default()
+        };
+        for s in self.stripes.iter() {
+            s.0[version].add_to(&mut w);
+        }
+        w
     }
 }
 
 /// Counts of one version over a span of time (a snapshot, or the difference of two).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Window {
-    /// Requests answered.
+    /// Requests answered (the sum of the latency counts).
     pub requests: u64,
     /// Of which failed (5xx or a service error, by default).
     pub errors: u64,

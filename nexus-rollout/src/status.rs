@@ -108,11 +108,11 @@ impl Rollout {
     pub fn status(&self) -> RolloutStatus {
         let i = &self.inner;
         let l = i.local.lock().unwrap_or_else(|p| p.into_inner());
-        let cand = i.stats[1].snapshot().since(&l.step_start[1]);
+        let cand = i.stats.snapshot(1).since(&l.step_start[1]);
         let stable = if l.state.weight_bp >= FULL && l.state.phase.is_active() {
             l.baseline.clone().unwrap_or_default()
         } else {
-            i.stats[0].snapshot().since(&l.step_start[0])
+            i.stats.snapshot(0).since(&l.step_start[0])
         };
         let sh = &i.shadow;
         RolloutStatus {

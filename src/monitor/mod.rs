@@ -31,6 +31,7 @@
 //! | `POST /api/v1/monitoring/alerts/{fingerprint}/ack` | `{"minutes"?, "by"?}`: acknowledges a firing alert (stops its escalation) |
 //! | `POST /api/v1/monitoring/silences` | `{"matchers": "{alertname=\"X\"}", "minutes"?, "created_by"?, "comment"?}` → `201 {"id"}` |
 //! | `/api/v1/cache/*`, `/api/v1/database/*` | the cache and database routers, when configured |
+//! | `/api/v1/rollout/*` | the rollouts' status and control (feature `rollout`, [`MonitorBuilder::rollout`]) |
 //! | `/livez`, `/readyz`, `/health` | nexus-health's endpoints |
 //! | `/metrics` | Prometheus text format (`metrics-exporter-prometheus`) |
 //! | `/dashboard` | plots of the last hour or day (uPlot, vendored and served at `/dashboard/uplot.js`; no external resources), the alerts with their spans on the time axis, ack / silence / test-alert buttons |
@@ -71,6 +72,8 @@
 pub mod describe;
 mod history;
 mod report;
+#[cfg(feature = "rollout")]
+mod rollout;
 mod routes;
 pub mod serve;
 mod source;
@@ -142,6 +145,8 @@ pub(crate) struct Inner {
     pub(crate) access: nexus_core::auth::Access,
     pub(crate) history: history::History,
     interval: Duration,
+    #[cfg(feature = "rollout")]
+    pub(crate) rollouts: Vec<nexus_rollout::Rollout>,
 }
 
 impl Inner {
@@ -185,6 +190,8 @@ pub struct MonitorBuilder {
     interval: Duration,
     prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
     access: nexus_core::auth::Access,
+    #[cfg(feature = "rollout")]
+    rollouts: Vec<nexus_rollout::Rollout>,
 }
 
 impl std::fmt::Debug for MonitorBuilder {
@@ -208,6 +215,9 @@ pub struct MonitorTasks {
     /// Database snapshots, published as `nexus_pg_…` metrics (the rules read them).
     #[cfg(feature = "dbmon")]
     _db: Option<nexus_dbmon::SnapshotTask>,
+    /// Each rollout's judge.
+    #[cfg(feature = "rollout")]
+    _rollouts: Vec<TaskHandle>,
 }
 
 impl MonitorBuilder {
@@ -298,6 +308,16 @@ impl MonitorBuilder {
         self
     }
 
+    /// A rollout (feature `rollout`): served at `/api/v1/rollout` (control behind the access
+    /// policy), judged by [`Monitor::spawn`], shown in the report and the dashboard, and gated
+    /// on the alert engine: a firing alert labelled `rollback="true"` or `rollout="<name>"`
+    /// rolls it back, any other firing `critical` alert holds it.
+    #[cfg(feature = "rollout")]
+    pub fn rollout(mut self, rollout: nexus_rollout::Rollout) -> Self {
+        self.rollouts.push(rollout);
+        self
+    }
+
     /// The access policy of the guarded routes (default [`Access::Closed`](nexus_core::auth::Access::Closed)).
     pub fn access(mut self, access: nexus_core::auth::Access) -> Self {
         self.access = access;
@@ -356,6 +376,13 @@ impl MonitorBuilder {
             )]))
             .build();
         let prometheus = self.prometheus;
+        #[cfg(feature = "rollout")]
+        for r in &self.rollouts {
+            r.add_gate(
+                "alerts",
+                rollout::alert_gate(engine.clone(), r.name().to_owned()),
+            );
+        }
         Ok(Monitor {
             inner: Arc::new(Inner {
                 service: self.service,
@@ -371,6 +398,8 @@ impl MonitorBuilder {
                 access: self.access,
                 history: history::History::new(self.interval),
                 interval: self.interval,
+                #[cfg(feature = "rollout")]
+                rollouts: self.rollouts,
             }),
         })
     }
@@ -474,6 +503,8 @@ impl Monitor {
             interval: Duration::from_secs(15),
             prometheus: None,
             access: nexus_core::auth::Access::Closed,
+            #[cfg(feature = "rollout")]
+            rollouts: Vec::new(),
         }
     }
 
@@ -526,6 +557,8 @@ impl Monitor {
                 .db
                 .as_ref()
                 .map(|db| db.spawn_snapshots(self.inner.interval.max(Duration::from_secs(30)), 96)),
+            #[cfg(feature = "rollout")]
+            _rollouts: self.inner.rollouts.iter().map(|r| r.spawn()).collect(),
         }
     }
 

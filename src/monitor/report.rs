@@ -49,6 +49,9 @@ pub struct Report {
     pub notifications: Vec<nexus_alerting::PipelineAlert>,
     /// What to look at, most important first.
     pub recommendations: Vec<String>,
+    /// The rollouts (feature `rollout`).
+    #[cfg(feature = "rollout")]
+    pub rollouts: Vec<nexus_rollout::RolloutStatus>,
 }
 
 fn slo(value: f64, target: f64, met: bool) -> SloStatus {
@@ -94,6 +97,14 @@ pub(super) async fn build(m: &Monitor) -> Report {
         }
     }
     let database = database(m, &mut recommendations).await;
+    #[cfg(feature = "rollout")]
+    let rollouts: Vec<nexus_rollout::RolloutStatus> = i
+        .rollouts
+        .iter()
+        .map(nexus_rollout::Rollout::status)
+        .collect();
+    #[cfg(feature = "rollout")]
+    recommendations.extend(super::rollout::recommendations(&rollouts));
     let alerts = i.engine.alerts();
     for a in alerts
         .iter()
@@ -117,6 +128,8 @@ pub(super) async fn build(m: &Monitor) -> Report {
         alerts,
         notifications: i.pipeline.alerts(),
         recommendations,
+        #[cfg(feature = "rollout")]
+        rollouts,
     }
 }
 
@@ -228,6 +241,34 @@ pub(super) fn html(r: &Report) -> String {
             esc(&a.alert.labels.to_string()),
             esc(a.alert.annotations.get("summary").unwrap_or(""))
         ));
+    }
+    #[cfg(feature = "rollout")]
+    if !r.rollouts.is_empty() {
+        h.push_str("</table><h2>Rollouts</h2><table><tr><th>rollout</th><th>phase</th><th>step</th><th>candidate weight</th><th>stable</th><th>candidate</th><th>verdict</th></tr>");
+        for ro in &r.rollouts {
+            let side = |f: &nexus_rollout::VersionFigures| {
+                format!(
+                    "{} req, {:.2} % errors, p95 {}",
+                    f.requests,
+                    f.error_ratio * 100.0,
+                    f.p95_ms.map_or("–".into(), |v| format!("{v:.1} ms"))
+                )
+            };
+            let verdict = ro.verdict.as_ref().map_or(String::new(), |v| {
+                format!("{:?}: {}", v.decision, v.reasons.join("; "))
+            });
+            h.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{} of {}</td><td>{} %</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&ro.name),
+                ro.phase.as_str(),
+                ro.step + 1,
+                ro.steps_percent.len(),
+                ro.weight_percent,
+                side(&ro.stable),
+                side(&ro.candidate),
+                esc(&verdict)
+            ));
+        }
     }
     h.push_str("</table><h2>Recommendations</h2><ul>");
     for rec in &r.recommendations {

@@ -55,6 +55,21 @@ pub(super) fn router(m: Monitor) -> Router {
             )
         }
     }
+    #[cfg(feature = "rollout")]
+    let rollouts = m.inner.rollouts.clone();
+    #[cfg(not(feature = "rollout"))]
+    let rollouts: Vec<()> = Vec::new();
+    if rollouts.is_empty() {
+        r = r
+            .route("/api/v1/rollout", get(no_rollout))
+            .route("/api/v1/rollout/{*rest}", get(no_rollout).post(no_rollout));
+    } else {
+        #[cfg(feature = "rollout")]
+        {
+            let rr = nexus_rollout::RolloutRouter::new(rollouts).access(access.clone());
+            r = r.nest("/api/v1/rollout", rr.build());
+        }
+    }
     if m.inner.cache_api.is_none() {
         r = r.route(
             "/api/v1/cache/{*rest}",
@@ -68,6 +83,13 @@ async fn no_cache() -> Response {
     error(
         StatusCode::NOT_FOUND,
         "no cache is served over HTTP (MonitorBuilder::cache_api)",
+    )
+}
+
+async fn no_rollout() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "no rollout is configured (MonitorBuilder::rollout, feature `rollout`)",
     )
 }
 
