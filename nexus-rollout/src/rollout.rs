@@ -264,6 +264,7 @@ impl Rollout {
         let alpha = i.alpha / 10.0;
         let mut v = judge(&stable, &candidate, &i.thresholds, alpha);
         let gates = i.gates.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut vetoes = Vec::new();
         for (name, gate) in &gates {
             match gate() {
                 GateResult::Pass => {}
@@ -273,11 +274,16 @@ impl Rollout {
                     }
                     v.reasons.push(format!("gate {name}: {r}"));
                 }
-                GateResult::RollBack(r) => {
-                    v.decision = Decision::RollBack;
-                    v.reasons.push(format!("gate {name}: {r}"));
-                }
+                GateResult::RollBack(r) => vetoes.push(format!("gate {name}: {r}")),
             }
+        }
+        if !vetoes.is_empty() {
+            if v.decision != Decision::RollBack {
+                // Only the reasons for rolling back, not those for waiting.
+                v.reasons.clear();
+            }
+            v.decision = Decision::RollBack;
+            v.reasons.extend(vetoes);
         }
         if v.decision == Decision::Promote && !last_look {
             v.decision = Decision::Hold;
@@ -604,17 +610,16 @@ impl Rollout {
     }
 
     /// Adds a gate after the rollout was built (e.g. one the root crate wires to the alert
-    /// engine); see [`RolloutBuilder::gate`].
+    /// engine), replacing a gate of the same name; see [`RolloutBuilder::gate`].
     pub fn add_gate(
         &self,
         name: impl Into<String>,
         gate: impl Fn() -> GateResult + Send + Sync + 'static,
     ) {
-        self.inner
-            .gates
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((name.into(), Arc::new(gate)));
+        let name = name.into();
+        let mut gates = self.inner.gates.lock().unwrap_or_else(|p| p.into_inner());
+        gates.retain(|(n, _)| *n != name);
+        gates.push((name, Arc::new(gate)));
     }
 
     /// The current weight of the candidate, basis points.
