@@ -221,12 +221,19 @@ async fn stats(State(s): State<AppState>) -> Response {
     Json(s.cache.stats()).into_response()
 }
 
-async fn optimize(State(s): State<AppState>, b: Option<Json<OptimizeBody>>) -> Response {
-    let target = b
-        .map(|Json(b)| b)
-        .unwrap_or_default()
-        .target_hit_ratio
-        .unwrap_or(0.9);
+async fn optimize(
+    State(s): State<AppState>,
+    b: Result<Json<OptimizeBody>, JsonRejection>,
+) -> Response {
+    let b = match b {
+        // No body: the defaults.
+        Err(JsonRejection::MissingJsonContentType(_)) => OptimizeBody::default(),
+        b => match body(b) {
+            Ok(b) => b,
+            Err(r) => return *r,
+        },
+    };
+    let target = b.target_hit_ratio.unwrap_or(0.9);
     if !(target > 0.0 && target < 1.0) {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,

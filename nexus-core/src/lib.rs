@@ -12,5 +12,6 @@ pub mod json;
 pub mod metric;
 pub mod redact;
 pub mod severity;
+pub mod stats;
 pub mod task;
 pub mod time;

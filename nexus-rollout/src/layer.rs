@@ -141,7 +141,9 @@ impl<S, C: Clone> Layer<S> for RolloutLayer<C> {
 /// Shadow copies (during a pre-check step) are made of requests without a body: same method,
 /// URI and headers plus `x-rollout-shadow: 1`, sent to the candidate in a spawned task, at most
 /// [`shadow_limit`](crate::RolloutBuilder::shadow_limit) at a time, each given 30 s; their
-/// answers are recorded for the candidate and their status compared with stable's.
+/// answers are recorded for the candidate and their status compared with stable's. To build
+/// the copies the request body type implements `Default` (axum's `Body`, `String`, `Full` do;
+/// map hyper's `Incoming` to axum's `Body` first).
 #[derive(Debug, Clone)]
 pub struct RolloutService<S, C> {
     stable: S,

@@ -14,6 +14,7 @@ pub(crate) const FULL: u32 = 10_000;
 /// // Blue-green: a pre-check on shadow copies (0 %), then everything at once.
 /// assert_eq!(Strategy::blue_green().weights_percent(), vec![0.0, 100.0]);
 /// assert!(Strategy::canary([5.0, 1.0]).is_err());
+/// assert!(Strategy::canary([100.0]).is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -31,8 +32,8 @@ pub enum Strategy {
 }
 
 impl Strategy {
-    /// Canary steps in percent: strictly increasing, within 0–100, ending at 100 (a leading 0
-    /// adds a shadow pre-check).
+    /// Canary steps in percent: strictly increasing, within 0–100, ending at 100 after at least
+    /// one step below it (a leading 0 adds a shadow pre-check).
     pub fn canary(percent: impl IntoIterator<Item = f64>) -> Result<Self, crate::RolloutError> {
         let steps: Vec<u32> = percent
             .into_iter()
@@ -46,9 +47,11 @@ impl Strategy {
                 }
             })
             .collect::<Result<_, _>>()?;
-        if steps.last() != Some(&FULL) || steps.windows(2).any(|w| w[0] >= w[1]) {
+        if steps.len() < 2 || steps.last() != Some(&FULL) || steps.windows(2).any(|w| w[0] >= w[1])
+        {
             return Err(crate::RolloutError::Config(
-                "canary steps must increase strictly and end at 100 %".into(),
+                "canary steps must increase strictly and end at 100 %, with at least one step below it"
+                    .into(),
             ));
         }
         Ok(Strategy::Canary { steps })
@@ -166,6 +169,14 @@ impl RolloutState {
                 self.weight_bp,
                 steps.len()
             )));
+        }
+        if self.reasons.len() > 16
+            || self.reasons.iter().any(|r| r.len() > 1_000)
+            || self.changed_by.len() > 256
+        {
+            return Err(crate::RolloutError::Corrupt(
+                "oversized reasons or instance name".into(),
+            ));
         }
         Ok(())
     }

@@ -309,7 +309,8 @@ impl MonitorBuilder {
     }
 
     /// A rollout (feature `rollout`): served at `/api/v1/rollout` (control behind the access
-    /// policy), judged by [`Monitor::spawn`], shown in the report and the dashboard, and gated
+    /// policy), judged by [`Monitor::spawn`] (do not spawn it yourself as well), shown in the
+    /// report and the dashboard, and gated
     /// on the alert engine: a firing alert labelled `rollback="true"` or `rollout="<name>"`
     /// rolls it back, any other firing `critical` alert holds it.
     #[cfg(feature = "rollout")]

@@ -322,7 +322,20 @@ impl Evaluator {
                 r.last_eval.is_none_or(|l| t - l >= iv || t < l)
             };
             if due {
-                self.eval_rule(i, t, &mut out);
+                // A panic (a user's detector, a bug) fails this rule only: logged, counted,
+                // shown in its health; the others and the engine task go on.
+                let run = std::panic::AssertUnwindSafe(|| self.eval_rule(i, t, &mut out));
+                if let Err(p) = std::panic::catch_unwind(run) {
+                    let msg = p
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| p.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic".to_owned());
+                    let rs = &mut self.rules[i];
+                    tracing::error!(rule = %rs.rule.name, group = %rs.group, panic = %msg, "rule evaluation panicked; the other rules go on");
+                    metrics::counter!(crate::metrics::RULE_EVALUATION_FAILURES.name, "rule_group" => rs.group.clone()).increment(1);
+                    rs.last_error = Some(format!("evaluation panicked: {msg}"));
+                }
             }
         }
         out

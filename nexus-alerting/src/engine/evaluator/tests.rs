@@ -76,3 +76,44 @@ fn the_rule_state_machine() {
         assert_eq!(run(rule, &values), want, "{name}");
     }
 }
+
+/// A detector that panics on its third sample (a user's bug).
+#[derive(Debug, Default)]
+struct Bomb(u32);
+
+impl crate::anomaly::Detector for Bomb {
+    fn update(&mut self, _: Millis, _: f64) -> f64 {
+        self.0 += 1;
+        assert!(self.0 < 3, "detector bug");
+        0.0
+    }
+}
+
+#[test]
+fn a_panicking_rule_fails_alone() {
+    let mut ev = Evaluator::new(EvalConfig::default());
+    ev.set_detector_factory(Arc::new(|| Box::new(Bomb::default())));
+    ev.add_rule(
+        "g",
+        Rule::builder("Anomalous", "anomaly(x) > 0.5")
+            .build()
+            .unwrap(),
+    );
+    ev.add_rule("g", Rule::builder("High", "x > 1").build().unwrap());
+    for i in 0..6 {
+        let t = i * 15_000;
+        ev.push(Sample::new("x", Labels::from_pairs([("job", "a")]), 5.0, t));
+        ev.eval(t);
+    }
+    let health = ev.rule_health();
+    assert_eq!(health[0].1, "Anomalous");
+    let err = health[0].2.as_deref().unwrap();
+    assert!(err.contains("panicked: detector bug"), "{err}");
+    // The other rule still evaluates and fires.
+    assert_eq!(health[1].2, None);
+    assert!(
+        ev.alerts().iter().any(|a| a.rule == "High"),
+        "{:?}",
+        ev.alerts()
+    );
+}
