@@ -178,20 +178,41 @@ async fn a_cluster_master_killed_under_load() {
             break;
         }
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Served again: a full second with the breaker closed, no new tier error and L3 written.
+    let mut resumed = None;
+    let mut window: Vec<(Instant, u64, u64, bool)> = Vec::new();
+    while promoted.is_some() && t0.elapsed() - killed < Duration::from_secs(25) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let l3 = cache.stats().tiers[1].clone();
+        let now = Instant::now();
+        window.push((now, l3.errors, l3.sets, l3.circuit_open));
+        window.retain(|w| now - w.0 <= Duration::from_secs(1));
+        let first = window[0];
+        if now - first.0 >= Duration::from_millis(950)
+            && window.iter().all(|w| w.1 == first.1 && !w.3)
+            && l3.sets > first.2
+        {
+            resumed = Some(first.0 - t0 - killed);
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
     stop.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let end = t0.elapsed();
     let (n1, e1, p1, m1) = figures(&log, killed, end);
     let l3 = cache.stats().tiers[1].clone();
+    let after = |d: Option<Duration>, limit: &str| {
+        d.map_or(format!("not within {limit}"), |d| {
+            format!("after {:.2} s", d.as_secs_f64())
+        })
+    };
     println!(
         "fault: Redis Cluster master killed under load (6 callers, L1 + L3, fail-safe, default breaker): \
-         replica promoted: {}; {} tier errors counted, breaker opened {} times\n  \
+         replica promoted {}; L3 served again {}; {} tier errors counted, breaker opened {} times\n  \
          from the kill on: {n1} requests, {e1} caller errors, p99 {p1:.1} ms, max {m1:.1} ms",
-        promoted.map_or("not within 15 s".to_owned(), |d| format!(
-            "after {:.2} s",
-            d.as_secs_f64()
-        )),
+        after(promoted, "15 s"),
+        after(resumed, "25 s"),
         l3.errors - errors_before,
         l3.circuit_opened,
     );

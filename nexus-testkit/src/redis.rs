@@ -88,6 +88,9 @@ impl RedisCluster {
                         "nodes.conf",
                         "--cluster-node-timeout",
                         "2000",
+                        // Replicas sync at once (the default waits 5 s for more replicas).
+                        "--repl-diskless-sync-delay",
+                        "0",
                     ],
                 )
             })
@@ -149,10 +152,16 @@ impl RedisCluster {
     }
 
     fn wait_healthy(&self) {
+        // Every slot served, and every replica in sync with its master: a replica that has
+        // not synced yet refuses to fail over ("disconnected from master for longer than
+        // allowed"), so a test that kills a master right after start would see no failover.
         let ok = wait_until(READY_TIMEOUT, || {
             self.nodes.iter().all(|n| {
                 let info = n.cli(&["cluster", "info"]);
-                info.contains("cluster_state:ok") && info.contains("cluster_slots_ok:16384")
+                let repl = n.cli(&["info", "replication"]);
+                info.contains("cluster_state:ok")
+                    && info.contains("cluster_slots_ok:16384")
+                    && (repl.contains("role:master") || repl.contains("master_link_status:up"))
             })
         });
         if !ok {
