@@ -2,10 +2,15 @@
 //! so each evicts its L1 copy (FusionCache's design). `RedisBackplane` (feature `redis`) uses Redis pub/sub on
 //! a single node or a Redis Cluster (a `PUBLISH` reaches subscribers on every cluster node).
 //!
+//! Pub/sub forgets what a disconnected subscriber missed, so each instance numbers its messages,
+//! sends a heartbeat with its latest number when quiet, keeps its last 4 096 changes, and answers
+//! a receiver's [`Op::Resend`] with an [`Op::Replay`]. A receiver drops its L1 only when what it
+//! missed cannot be replayed.
+//!
 //! ```
 //! use nexus_cache::backplane::{Message, Op};
 //! // What one instance tells the others after `set("user:7", …)`: evict your L1 copy.
-//! let m = Message { origin: 42, cache: "users".into(), op: Op::Set("user:7".into()) };
+//! let m = Message { origin: 42, seq: 1, cache: "users".into(), op: Op::Set("user:7".into()) };
 //! assert!(matches!(m.op, Op::Set(ref k) if k == "user:7"));
 //! ```
 
@@ -22,6 +27,11 @@ use crate::error::TierError;
 pub struct Message {
     /// The sending instance (random per `TieredCache`); its own messages are ignored.
     pub origin: u64,
+    /// The sender's sequence number for this cache (1, 2, …; a heartbeat repeats the latest,
+    /// 0 if none yet). A receiver that sees a jump knows it missed messages and drops its L1;
+    /// otherwise it keeps L1 across a reconnection. 0 on a change: not numbered.
+    #[serde(default)]
+    pub seq: u64,
     /// The cache's name: instances of other caches ignore the message.
     pub cache: String,
     /// The change.
@@ -50,6 +60,27 @@ pub enum Op {
         /// The clear mark.
         at: u64,
     },
+    /// No change: sent by an instance that has been quiet for its heartbeat interval, carrying
+    /// its latest `seq`, so a receiver back from a disconnection learns within one interval
+    /// whether it missed anything.
+    Heartbeat,
+    /// A receiver that found a gap in `to`'s numbering asks it to send again what it sent
+    /// after `after`.
+    Resend {
+        /// The instance asked.
+        to: u64,
+        /// The last number the receiver got in order.
+        after: u64,
+    },
+    /// The answer to [`Op::Resend`]: the sender's changes numbered after `after` that it still
+    /// holds (its last 4 096), with their numbers; `after` is raised to what the sender can
+    /// vouch for, so a receiver that needs older ones knows they are lost.
+    Replay {
+        /// Every change numbered above this (up to the message's `seq`) is in `ops`.
+        after: u64,
+        /// The changes, with their numbers.
+        ops: Vec<(u64, Op)>,
+    },
 }
 
 /// What a subscriber sees.
@@ -58,7 +89,8 @@ pub enum Op {
 pub enum Event {
     /// A message (ours included; the cache filters by origin).
     Message(Message),
-    /// Subscribed (again): messages may have been missed before this.
+    /// Subscribed (again): messages may have been missed while disconnected; the senders'
+    /// sequence numbers tell the cache whether any were.
     Connected,
     /// The subscription is lost; messages are being missed.
     Disconnected,

@@ -95,6 +95,25 @@ pub const LOAD_DURATION: Metric = Metric::histogram(
     CACHE,
     "Loader duration.",
 );
+/// Whether the backplane is subscribed.
+pub const BACKPLANE_CONNECTED: Metric = Metric::gauge(
+    "nexus_cache_backplane_connected",
+    CACHE,
+    "1 while the cache's backplane is subscribed, 0 while it is down (L1 TTLs capped).",
+);
+/// Backplane messages by what happened to them.
+pub const BACKPLANE_MESSAGES: Metric = Metric::counter(
+    "nexus_cache_backplane_messages_total",
+    &["cache", "outcome"],
+    "Backplane messages: sent, retried (first sending failed), received (applied to L1), \
+     replayed (received again after being missed), dropped (outbox full).",
+);
+/// L1 dropped because backplane messages were missed.
+pub const BACKPLANE_RESYNCS: Metric = Metric::counter(
+    "nexus_cache_backplane_resyncs_total",
+    CACHE,
+    "Times L1 was dropped because backplane messages were missed.",
+);
 
 /// Every metric above.
 pub const ALL: &[Metric] = &[
@@ -113,6 +132,9 @@ pub const ALL: &[Metric] = &[
     LOADS,
     LOAD_ERRORS,
     LOAD_DURATION,
+    BACKPLANE_CONNECTED,
+    BACKPLANE_MESSAGES,
+    BACKPLANE_RESYNCS,
 ];
 
 /// Registers the HELP texts of [`ALL`] with the installed recorder.

@@ -262,11 +262,17 @@ pub struct BackplaneStats {
     pub degraded: bool,
     /// Messages sent.
     pub sent: u64,
+    /// Messages whose first sending failed (they are retried, in order, until sent).
+    pub retried: u64,
     /// Messages from other instances applied to L1.
     pub received: u64,
-    /// Messages that could not be sent (queue full or every node down).
+    /// Of those, messages this instance had missed and got again from their sender's replay.
+    pub replayed: u64,
+    /// Messages that could not be queued (the 10 000-message outbox was full): the others are
+    /// told by a gap in the numbering.
     pub dropped: u64,
-    /// Times L1 was dropped after a reconnection (messages may have been missed).
+    /// Times L1 was dropped because messages were missed (a gap in another instance's
+    /// numbering, or this instance falling behind).
     pub resyncs: u64,
 }
 

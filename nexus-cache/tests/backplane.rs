@@ -9,7 +9,7 @@ use std::time::Duration;
 use nexus_cache::{
     ClusterTier, EntryOptions, MemoryTier, RedisBackplane, RedisTier, Tier, TieredCache,
 };
-use nexus_testkit::{RedisCluster, RedisServer, eventually};
+use nexus_testkit::{RedisCluster, RedisServer, TcpProxy, eventually};
 
 async fn instance(
     l2: Arc<dyn Tier>,
@@ -106,18 +106,22 @@ async fn single_node_backplane_keeps_l1_consistent_and_ignores_own_messages() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_outage_caps_l1_ttl_and_reconnection_drops_l1() {
+async fn redis_outage_caps_l1_ttl_and_keeps_l1_when_nothing_was_missed() {
     let redis = RedisServer::start();
     let urls = vec![redis.url()];
-    let l2 = Arc::new(
-        RedisTier::builder(redis.url())
-            .prefix("out")
-            .build()
-            .await
-            .unwrap(),
-    ) as Arc<dyn Tier>;
-    let b = instance(l2, &urls, Duration::from_millis(300)).await;
+    let l2 = || async {
+        Arc::new(
+            RedisTier::builder(redis.url())
+                .prefix("out")
+                .build()
+                .await
+                .unwrap(),
+        ) as Arc<dyn Tier>
+    };
+    let a = instance(l2().await, &urls, Duration::from_millis(300)).await;
+    let b = instance(l2().await, &urls, Duration::from_millis(300)).await;
     assert_eq!(load(&b, "before", "old").await, "old");
+    assert_eq!(load(&b, "x", "x-old").await, "x-old");
 
     redis.stop();
     eventually("B notices the backplane is down", || async {
@@ -132,18 +136,117 @@ async fn redis_outage_caps_l1_ttl_and_reconnection_drops_l1() {
         b.get("during").await.map(|v| v.is_none()).unwrap_or(true),
         "expired from L1 after the cap"
     );
+    // A changes `x` during the outage: its message waits and is sent when Redis is back.
+    assert!(a.set("x", "x-new".into()).await.is_err());
 
     redis.restart();
-    eventually("B resubscribes by itself", || async {
+    eventually("B resubscribes and trusts L1 again", || async {
         let s = b.stats().backplane.unwrap();
-        s.connected && !s.degraded && s.resyncs >= 1
+        s.connected && !s.degraded
     })
     .await;
-    // What B held before the outage was dropped from L1: the read goes to L2 (empty after the
-    // restart, which did not persist).
-    let l1_misses = b.stats().tiers[0].misses;
-    assert!(value(&b, "before").await.is_none());
-    assert_eq!(b.stats().tiers[0].misses, l1_misses + 1);
+    eventually("A's change made during the outage reaches B", || async {
+        value(&b, "x").await.as_deref() != Some("x-old")
+    })
+    .await;
+    let (sa, sb) = (a.stats().backplane.unwrap(), b.stats().backplane.unwrap());
+    assert!(sa.retried >= 1, "{sa:?}");
+    assert_eq!(sb.resyncs, 0, "nothing was missed: {sb:?}");
+    // What B held before the outage is still in its L1 (Redis, restarted, lost everything).
+    let l1_hits = b.stats().tiers[0].hits;
+    assert_eq!(value(&b, "before").await.as_deref(), Some("old"));
+    assert_eq!(b.stats().tiers[0].hits, l1_hits + 1);
+}
+
+/// Cuts B off, waits until B knows, then A sets `k` and its message leaves.
+async fn set_while_cut(
+    proxy: &TcpProxy,
+    a: &TieredCache<String>,
+    b: &TieredCache<String>,
+    v: &str,
+) {
+    proxy.cut();
+    eventually("B degraded", || async {
+        b.stats().backplane.unwrap().degraded
+    })
+    .await;
+    let sent = a.stats().backplane.unwrap().sent;
+    a.set("k", v.into()).await.unwrap();
+    eventually("A's message sent", || async {
+        a.stats().backplane.unwrap().sent > sent
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_instance_drops_l1_only_when_it_missed_messages() {
+    let redis = RedisServer::start();
+    let proxy = TcpProxy::start(&format!("127.0.0.1:{}", redis.port()));
+    let l2 = || async {
+        Arc::new(
+            RedisTier::builder(redis.url())
+                .prefix("part")
+                .build()
+                .await
+                .unwrap(),
+        ) as Arc<dyn Tier>
+    };
+    let a = instance(l2().await, &[redis.url()], Duration::from_secs(5)).await;
+    // B's backplane goes through the proxy; its L2 does not.
+    let b = instance(
+        l2().await,
+        &[format!("redis://{}/", proxy.addr())],
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(load(&b, "k", "v1").await, "v1");
+    assert_eq!(load(&b, "other", "o").await, "o");
+    // Let B hear A once (its heartbeat), so A is a known sender.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // 1. Cut and healed with nothing sent meanwhile: L1 kept.
+    proxy.cut();
+    eventually("B degraded", || async {
+        b.stats().backplane.unwrap().degraded
+    })
+    .await;
+    proxy.heal();
+    eventually("B back", || async {
+        let s = b.stats().backplane.unwrap();
+        s.connected && !s.degraded
+    })
+    .await;
+    assert_eq!(b.stats().backplane.unwrap().resyncs, 0);
+    let l1_hits = b.stats().tiers[0].hits;
+    assert_eq!(value(&b, "other").await.as_deref(), Some("o"));
+    assert_eq!(b.stats().tiers[0].hits, l1_hits + 1, "served from L1");
+
+    // 2. A writes while B is cut off: the message reaches Redis but not B. A's next heartbeat
+    // shows B the gap; B asks, A replays: B evicts `k` and keeps the rest of L1.
+    set_while_cut(&proxy, &a, &b, "v2").await;
+    proxy.heal();
+    eventually("B gets what it missed", || async {
+        let s = b.stats().backplane.unwrap();
+        s.connected && !s.degraded && s.received >= 1
+    })
+    .await;
+    assert_eq!(value(&b, "k").await.as_deref(), Some("v2"));
+    let l1_hits = b.stats().tiers[0].hits;
+    assert_eq!(value(&b, "other").await.as_deref(), Some("o"));
+    assert_eq!(b.stats().tiers[0].hits, l1_hits + 1, "L1 kept");
+    assert_eq!(b.stats().backplane.unwrap().resyncs, 0);
+
+    // 3. A writes while B is cut off, then goes away: nobody can replay it, and B cannot know
+    // what A sent last. B drops L1 once it has waited for A.
+    set_while_cut(&proxy, &a, &b, "v3").await;
+    drop(a);
+    proxy.heal();
+    eventually("B drops L1", || async {
+        let s = b.stats().backplane.unwrap();
+        s.connected && !s.degraded && s.resyncs == 1
+    })
+    .await;
+    assert_eq!(value(&b, "k").await.as_deref(), Some("v3"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,12 +18,14 @@ mod binaries;
 mod ports;
 mod postgres;
 mod process;
+mod proxy;
 mod redis;
 
 pub use alerting::{AlertmanagerServer, SmtpSink};
 pub use binaries::require;
 pub use ports::free_port;
 pub use postgres::{PG18_BIN, PostgresServer};
+pub use proxy::TcpProxy;
 pub use redis::{RedisCluster, RedisServer};
 
 /// Polls `check` every 5 ms until it holds; panics with `what` after 10 s. For conditions that

@@ -1,5 +1,5 @@
-//! What runs beside the cache: backplane publisher and listener, hot-set publishing, metrics
-//! publishing, and the per-access observers (advisor, hot keys).
+//! What runs beside the cache: hot-set publishing, metrics publishing, the per-access observers
+//! (advisor, hot keys), and queueing changes for the backplane ([`super::link`] sends them).
 
 #[allow(unused_imports)]
 use super::*;
@@ -74,86 +74,14 @@ pub(super) fn random_origin() -> u64 {
     h.finish()
 }
 
-/// Sends this cache's changes, in order, off the caller's path.
-pub(super) async fn publisher<V: CacheValue>(
-    inner: Weak<Inner<V>>,
-    mut rx: tokio::sync::mpsc::Receiver<Op>,
-) {
-    while let Some(op) = rx.recv().await {
-        let Some(i) = inner.upgrade() else { return };
-        let Some(link) = &i.link else { return };
-        let msg = Message {
-            origin: link.origin,
-            cache: i.name.clone(),
-            op,
-        };
-        match link.backplane.publish(&msg).await {
-            Ok(()) => bump(&link.sent),
-            Err(e) => {
-                bump(&link.dropped);
-                tracing::warn!(cache = %i.name, error = %e, "backplane message not sent");
-            }
-        }
-    }
-}
-
-/// Applies other instances' changes to L1; degrades and resynchronises with the connection.
-pub(super) async fn listener<V: CacheValue>(
-    inner: Weak<Inner<V>>,
-    mut rx: tokio::sync::broadcast::Receiver<Event>,
-) {
-    use std::sync::atomic::Ordering;
-    use tokio::sync::broadcast::error::RecvError;
-    loop {
-        let event = rx.recv().await;
-        let Some(i) = inner.upgrade() else { return };
-        let Some(link) = &i.link else { return };
-        let l1 = i.levels.first().and_then(|l| l.memory.clone());
-        match event {
-            Ok(Event::Message(m)) if m.origin != link.origin && m.cache == i.name => {
-                bump(&link.received);
-                // The mark first, then L1: an entry written meanwhile is caught by one or the other.
-                match &m.op {
-                    Op::Tags { tags, at } => tags.iter().for_each(|t| i.clock.note(t, *at)),
-                    Op::Clear { at } => i.clock.note(CLEAR, *at),
-                    Op::Set(_) | Op::Delete(_) => {}
-                }
-                if let Some(l1) = l1 {
-                    let _ = match m.op {
-                        Op::Set(k) | Op::Delete(k) => l1.delete(&k).await.map(|_| ()),
-                        Op::Tags { tags, .. } => l1.invalidate_tags(&tags),
-                        Op::Clear { .. } => l1.clear().await,
-                    };
-                }
-            }
-            Ok(Event::Message(_)) => {}
-            Ok(Event::Disconnected) => {
-                link.degraded.store(true, Ordering::SeqCst);
-                i.clock.forget();
-                tracing::warn!(cache = %i.name, "backplane down: L1 TTLs capped until it is back");
-            }
-            Ok(Event::Connected) | Err(RecvError::Lagged(_)) => {
-                // Messages may have been missed: drop L1 rather than serve what may be stale.
-                if link.degraded.swap(false, Ordering::SeqCst) || event.is_err() {
-                    if let Some(l1) = l1 {
-                        let _ = l1.clear().await;
-                    }
-                    i.clock.forget();
-                    bump(&link.resyncs);
-                    tracing::info!(cache = %i.name, "backplane back: L1 dropped");
-                }
-            }
-            Err(RecvError::Closed) => return,
-        }
-    }
-}
-
 impl<V: CacheValue> TieredCache<V> {
     /// Queues a change for the other instances (never waits).
     pub(super) fn announce(&self, op: Op) {
         if let Some(link) = &self.inner.link
             && link.outbox.try_send(op).is_err()
         {
+            link.overflowed
+                .store(true, std::sync::atomic::Ordering::SeqCst);
             bump(&link.dropped);
         }
     }
@@ -194,6 +122,21 @@ impl<V: CacheValue> TieredCache<V> {
             }
         }
         let labels = [("cache", name.clone())];
+        if let Some(bp) = &stats.backplane {
+            metrics::gauge!(m::BACKPLANE_CONNECTED.name, &labels)
+                .set(f64::from(u8::from(bp.connected)));
+            metrics::counter!(m::BACKPLANE_RESYNCS.name, &labels).absolute(bp.resyncs);
+            for (outcome, n) in [
+                ("sent", bp.sent),
+                ("retried", bp.retried),
+                ("received", bp.received),
+                ("replayed", bp.replayed),
+                ("dropped", bp.dropped),
+            ] {
+                metrics::counter!(m::BACKPLANE_MESSAGES.name, "cache" => name.clone(), "outcome" => outcome)
+                    .absolute(n);
+            }
+        }
         metrics::counter!(m::LOADS.name, &labels).absolute(stats.loader.loads);
         metrics::counter!(m::LOAD_ERRORS.name, &labels).absolute(stats.loader.errors);
         let metric = metrics::histogram!(m::LOAD_DURATION.name, &labels);

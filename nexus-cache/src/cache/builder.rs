@@ -27,6 +27,7 @@ pub struct TieredCacheBuilder<V> {
     metrics_interval: Option<Duration>,
     backplane: Option<Arc<dyn Backplane>>,
     degraded_l1_ttl: Duration,
+    heartbeat: Duration,
     defaults: EntryOptions,
     breaker: (u32, Duration),
     advisor: Option<(f64, u64)>,
@@ -92,10 +93,22 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
     /// Connects this cache to other instances through `backplane`: its `set`, `delete`,
     /// `invalidate_tags` and `clear` evict the other instances' L1 copies, and theirs evict
     /// ours. While the backplane is down, L1 entries are written with at most
-    /// [`degraded_l1_ttl`](Self::degraded_l1_ttl); when it is back, L1 is dropped (what was
-    /// missed is unknown). Needs a Tokio runtime at `build`.
+    /// [`degraded_l1_ttl`](Self::degraded_l1_ttl), and changes that cannot be sent wait
+    /// (in order, up to 10 000) until it is back. Messages are numbered per instance: after a
+    /// reconnection L1 is kept unless another instance's numbers show that messages were missed
+    /// (see [`backplane_heartbeat`](Self::backplane_heartbeat)); then L1 is dropped. Needs a
+    /// Tokio runtime at `build`.
     pub fn backplane(mut self, backplane: Arc<dyn Backplane>) -> Self {
         self.backplane = Some(backplane);
+        self
+    }
+
+    /// How often a quiet instance tells the others its latest message number (default 1 s).
+    /// After a reconnection an instance waits three intervals (TTLs still capped) to hear every
+    /// other instance: if one of them sent something it did not receive, it drops its L1;
+    /// otherwise L1 is kept.
+    pub fn backplane_heartbeat(mut self, every: Duration) -> Self {
+        self.heartbeat = every;
         self
     }
 
@@ -187,14 +200,20 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
                     ));
                 }
                 let (tx, rx) = tokio::sync::mpsc::channel(10_000);
-                outbox_rx = Some(rx);
+                let (resend, resend_rx) = tokio::sync::mpsc::channel(64);
+                outbox_rx = Some((rx, resend_rx));
                 Some(Link {
                     degraded: std::sync::atomic::AtomicBool::new(!backplane.is_connected()),
                     backplane,
                     origin: random_origin(),
                     outbox: tx,
                     degraded_ttl_ms: self.degraded_l1_ttl.as_millis() as u64,
+                    overflowed: std::sync::atomic::AtomicBool::new(false),
+                    resend,
+                    heartbeat: self.heartbeat.max(Duration::from_millis(10)),
                     sent: Counter::new(),
+                    retried: Counter::new(),
+                    replayed: Counter::new(),
                     received: Counter::new(),
                     dropped: Counter::new(),
                     resyncs: Counter::new(),
@@ -236,9 +255,9 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
         });
         // The backplane's two tasks are part of correctness (without them other instances'
         // writes would never evict this L1), so they start here and stop with the cache.
-        if let (Some(link), Some(rx)) = (&inner.link, outbox_rx) {
+        if let (Some(link), Some((rx, resend))) = (&inner.link, outbox_rx) {
             let _ = inner.backplane_tasks.set([
-                TaskHandle::spawn(publisher(Arc::downgrade(&inner), rx)),
+                TaskHandle::spawn(publisher(Arc::downgrade(&inner), rx, resend)),
                 TaskHandle::spawn(listener(Arc::downgrade(&inner), link.backplane.subscribe())),
             ]);
         }
@@ -257,6 +276,7 @@ impl<V: CacheValue> TieredCache<V> {
             metrics_interval: Some(Duration::from_secs(5)),
             backplane: None,
             degraded_l1_ttl: Duration::from_secs(5),
+            heartbeat: Duration::from_secs(1),
             defaults: EntryOptions::default(),
             breaker: (5, Duration::from_secs(5)),
             advisor: None,

@@ -12,13 +12,16 @@ mod breaker;
 mod builder;
 mod flight;
 mod invalidation;
+mod link;
+mod origins;
 mod read;
 mod report;
 mod write;
 
-use background::{listener, publisher, random_origin};
+use background::random_origin;
 use breaker::Breaker;
 pub use builder::TieredCacheBuilder;
+use link::{listener, publisher};
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -333,7 +336,15 @@ struct Link {
     outbox: tokio::sync::mpsc::Sender<Op>,
     degraded: std::sync::atomic::AtomicBool,
     degraded_ttl_ms: u64,
+    /// Set when a change could not be queued: the next number sent skips one, so the others
+    /// see the gap and drop their L1.
+    overflowed: std::sync::atomic::AtomicBool,
+    /// Other instances' requests to send again what they missed (the `after` number).
+    resend: tokio::sync::mpsc::Sender<u64>,
+    heartbeat: Duration,
     sent: Counter,
+    retried: Counter,
+    replayed: Counter,
     received: Counter,
     dropped: Counter,
     resyncs: Counter,

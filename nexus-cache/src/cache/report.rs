@@ -42,6 +42,8 @@ impl<V: CacheValue> TieredCache<V> {
             connected: l.backplane.is_connected(),
             degraded: l.degraded.load(std::sync::atomic::Ordering::Relaxed),
             sent: l.sent.get(),
+            retried: l.retried.get(),
+            replayed: l.replayed.get(),
             received: l.received.get(),
             dropped: l.dropped.get(),
             resyncs: l.resyncs.get(),
