@@ -1,174 +1,36 @@
-//! Hit ratio on public request traces (`shared/data/cache-traces`): nexus-cache's L1 (moka,
-//! W-TinyLFU, bounded by entries) next to LRU and Bélády's optimum computed in the same run,
-//! and the capacity advisor's SHARDS-sampled LRU curve next to the exact LRU curve.
+//! Hit ratio on public request traces (`shared/data/cache-traces`): nexus-cache's L1 (its own
+//! W-TinyLFU, bounded by entries) next to raw moka, LRU and Bélády's optimum computed in the same
+//! run, and the capacity advisor's SHARDS-sampled LRU curve next to the exact LRU curve.
 //!
 //! `cargo bench --bench cache_traces` (with `-- --quick`, the two largest traces are cut to
 //! their first million requests).
 
-use std::collections::{BinaryHeap, HashMap};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+#[path = "common/traces.rs"]
+mod traces;
 
 use futures_util::FutureExt;
 use nexus_cache::advisor::Shards;
 use nexus_cache::{MemoryTier, TieredCache};
+use traces::{belady, load, lru, next_use, traces_root};
 
-fn traces_root() -> PathBuf {
-    if let Ok(p) = std::env::var("NEXUS_SHARED") {
-        return PathBuf::from(p).join("data/cache-traces");
-    }
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for c in [
-        here.join("../shared/data/cache-traces"),
-        PathBuf::from("/work/shared/data/cache-traces"),
-    ] {
-        if c.join("README.md").exists() {
-            return c;
-        }
-    }
-    panic!(
-        "cache traces not found beside the repository (../shared/data/cache-traces): set NEXUS_SHARED"
-    );
-}
-
-fn decompress(tool: &str, package: &str, path: &Path) -> Vec<u8> {
-    let out = Command::new(tool)
-        .arg("-dc")
-        .arg(path)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run `{tool}` ({e}): install the Debian package `{package}`")
-        });
-    assert!(out.status.success(), "{tool} -dc {} failed", path.display());
-    out.stdout
-}
-
-fn load(root: &Path, name: &str) -> Vec<u64> {
-    match name {
-        "OLTP" | "P3" => {
-            let text = decompress("zstd", "zstd", &root.join(format!("arc/{name}.lis.zst")));
-            let mut keys = Vec::new();
-            for line in String::from_utf8_lossy(&text).lines() {
-                let mut f = line.split_whitespace();
-                let (Some(start), Some(n)) = (f.next(), f.next()) else {
-                    continue;
-                };
-                let (Ok(start), Ok(n)) = (start.parse::<u64>(), n.parse::<u64>()) else {
-                    continue;
-                };
-                keys.extend(start..start + n);
-            }
-            keys
-        }
-        "web07" | "orm-night" => {
-            let raw = decompress(
-                "xz",
-                "xz-utils",
-                &root.join(format!("cache2k/{name}.trace.xz")),
-            );
-            raw.chunks_exact(4)
-                .map(|c| u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
-                .collect()
-        }
-        _ => {
-            let text = decompress("gzip", "gzip", &root.join(format!("lirs/{name}.trace.gz")));
-            String::from_utf8_lossy(&text)
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && *l != "*")
-                .filter_map(|l| l.parse().ok())
-                .collect()
-        }
-    }
-}
-
-/// LRU hits with `cap` entries.
-fn lru(keys: &[u64], cap: usize) -> u64 {
-    // Intrusive doubly linked list over slots; map key -> slot.
-    let mut slot_of: HashMap<u64, usize> = HashMap::with_capacity(cap * 2);
-    let (mut prev, mut next, mut key_at) = (
-        vec![usize::MAX; cap],
-        vec![usize::MAX; cap],
-        vec![0u64; cap],
-    );
-    let (mut head, mut tail, mut used, mut hits) = (usize::MAX, usize::MAX, 0usize, 0u64);
-    let unlink =
-        |s: usize, prev: &mut [usize], next: &mut [usize], head: &mut usize, tail: &mut usize| {
-            let (p, n) = (prev[s], next[s]);
-            if p != usize::MAX {
-                next[p] = n
-            } else {
-                *head = n
-            }
-            if n != usize::MAX {
-                prev[n] = p
-            } else {
-                *tail = p
-            }
-        };
+/// Raw moka (0.12, bounded by entries, no weigher) with the same keys: `get`, `insert` on a miss.
+/// `bounded`: run moka's pending maintenance after each insert, so it never holds more than
+/// `cap` entries (as used, it admits and evicts in batches and holds more in between: up to
+/// 63 % more at a capacity of 100).
+fn moka_raw(keys: &[u64], cap: u64, bounded: bool) -> u64 {
+    let cache: moka::sync::Cache<String, u8> = moka::sync::Cache::new(cap);
+    let (mut buf, mut hits) = (String::new(), 0);
     for &k in keys {
-        let s = if let Some(&s) = slot_of.get(&k) {
+        use std::fmt::Write;
+        buf.clear();
+        let _ = write!(buf, "{k}");
+        if cache.get(&buf).is_some() {
             hits += 1;
-            unlink(s, &mut prev, &mut next, &mut head, &mut tail);
-            s
-        } else if used < cap {
-            used += 1;
-            slot_of.insert(k, used - 1);
-            key_at[used - 1] = k;
-            used - 1
         } else {
-            let s = tail;
-            unlink(s, &mut prev, &mut next, &mut head, &mut tail);
-            slot_of.remove(&key_at[s]);
-            slot_of.insert(k, s);
-            key_at[s] = k;
-            s
-        };
-        prev[s] = usize::MAX;
-        next[s] = head;
-        if head != usize::MAX {
-            prev[head] = s;
-        }
-        head = s;
-        if tail == usize::MAX {
-            tail = s;
-        }
-    }
-    hits
-}
-
-/// Bélády's optimum (with bypass) with `cap` entries.
-fn belady(keys: &[u64], next_use: &[usize], cap: usize) -> u64 {
-    let mut cached: HashMap<u64, usize> = HashMap::with_capacity(cap * 2);
-    let mut heap: BinaryHeap<(usize, u64)> = BinaryHeap::new();
-    let mut hits = 0u64;
-    for (i, &k) in keys.iter().enumerate() {
-        let nu = next_use[i];
-        if let Some(cur) = cached.get_mut(&k) {
-            hits += 1;
-            *cur = nu;
-            heap.push((nu, k));
-            continue;
-        }
-        if cached.len() < cap {
-            cached.insert(k, nu);
-            heap.push((nu, k));
-            continue;
-        }
-        // Farthest next use among cached keys (skipping stale heap entries).
-        while let Some(&(u, hk)) = heap.peek() {
-            if cached.get(&hk) == Some(&u) {
-                break;
+            cache.insert(buf.clone(), 0);
+            if bounded {
+                cache.run_pending_tasks();
             }
-            heap.pop();
-        }
-        if let Some(&(far, fk)) = heap.peek()
-            && far > nu
-        {
-            heap.pop();
-            cached.remove(&fk);
-            cached.insert(k, nu);
-            heap.push((nu, k));
         }
     }
     hits
@@ -193,6 +55,10 @@ fn nexus_l1(keys: &[u64], cap: u64) -> u64 {
     cache.stats().tiers[0].hits
 }
 
+/// Per trace: name, mean ratios to Bélády (L1, moka, moka bounded, LRU), SHARDS error, rate,
+/// requests.
+type Row<'a> = (&'a str, f64, f64, f64, f64, f64, f64, usize);
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let root = traces_root();
@@ -209,20 +75,17 @@ fn main() {
         ("orm-night", &[865, 2162, 4323, 8647]),
     ];
     println!(
-        "| trace | capacity | Bélády % | LRU % | nexus L1 % | L1 / Bélády | LRU / Bélády | SHARDS LRU est. % |"
+        "| trace | capacity | Bélády % | LRU % | moka % | moka bounded % | nexus L1 % | L1 / Bélády | moka / Bélády | moka bounded / Bélády | LRU / Bélády | SHARDS LRU est. % |"
     );
-    println!("|---|--:|--:|--:|--:|--:|--:|--:|");
+    println!("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    let mut below_lru = 0;
     let mut summary = Vec::new();
     for (name, caps) in traces {
         let mut keys = load(&root, name);
         if quick && keys.len() > 1_000_000 {
             keys.truncate(1_000_000);
         }
-        let mut next_use = vec![usize::MAX; keys.len()];
-        let mut last: HashMap<u64, usize> = HashMap::new();
-        for i in (0..keys.len()).rev() {
-            next_use[i] = last.insert(keys[i], i).unwrap_or(usize::MAX);
-        }
+        let next_use = next_use(&keys);
         let max_cap = *caps.iter().max().unwrap_or(&1);
         // SHARDS: sample at most 10 % of keys, fewer for large capacities (about 2 000 sampled
         // slots at the largest capacity), so the error shown is the sampling error.
@@ -232,23 +95,34 @@ fn main() {
             shards.record(k, i as u64);
         }
         let n = keys.len() as f64;
-        let (mut l1_sum, mut lru_sum, mut err_sum) = (0.0, 0.0, 0.0);
+        let (mut l1_sum, mut lru_sum, mut moka_sum, mut mb_sum, mut err_sum) =
+            (0.0, 0.0, 0.0, 0.0, 0.0);
         for &cap in caps {
             let opt = belady(&keys, &next_use, cap as usize) as f64;
             let l = lru(&keys, cap as usize) as f64;
             let ours = nexus_l1(&keys, cap) as f64;
+            let mk = moka_raw(&keys, cap, false) as f64;
+            let mb = moka_raw(&keys, cap, true) as f64;
             let est = shards.hit_ratio(cap);
-            let (ro, rl) = (
-                if opt > 0.0 { ours / opt } else { 1.0 },
-                if opt > 0.0 { l / opt } else { 1.0 },
-            );
+            let of_opt = |x: f64| if opt > 0.0 { x / opt } else { 1.0 };
+            let (ro, rl, rm, rb) = (of_opt(ours), of_opt(l), of_opt(mk), of_opt(mb));
+            mb_sum += rb;
             l1_sum += ro;
             lru_sum += rl;
+            moka_sum += rm;
             err_sum += (est - l / n).abs();
+            let flag = if (l - ours) / n > 0.01 {
+                below_lru += 1;
+                " ⚠"
+            } else {
+                ""
+            };
             println!(
-                "| {name} | {cap} | {:.2} | {:.2} | {:.2} | {ro:.3} | {rl:.3} | {:.2} |",
+                "| {name} | {cap} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2}{flag} | {ro:.3} | {rm:.3} | {rb:.3} | {rl:.3} | {:.2} |",
                 100.0 * opt / n,
                 100.0 * l / n,
+                100.0 * mk / n,
+                100.0 * mb / n,
                 100.0 * ours / n,
                 100.0 * est
             );
@@ -257,6 +131,8 @@ fn main() {
         summary.push((
             name,
             l1_sum / k,
+            moka_sum / k,
+            mb_sum / k,
             lru_sum / k,
             100.0 * err_sum / k,
             rate,
@@ -265,17 +141,33 @@ fn main() {
     }
     println!();
     println!(
-        "| trace | requests | nexus L1 / Bélády | LRU / Bélády | SHARDS rate | SHARDS mean abs. error (points) |"
+        "| trace | requests | nexus L1 / Bélády | moka / Bélády | moka bounded / Bélády | LRU / Bélády | SHARDS rate | SHARDS mean abs. error (points) |"
     );
-    println!("|---|--:|--:|--:|--:|--:|");
-    for (name, l1, l, err, rate, n) in &summary {
-        println!("| {name} | {n} | {l1:.3} | {l:.3} | {rate:.4} | {err:.2} |");
+    println!("|---|--:|--:|--:|--:|--:|--:|--:|");
+    for (name, l1, mk, mb, l, err, rate, n) in &summary {
+        println!("| {name} | {n} | {l1:.3} | {mk:.3} | {mb:.3} | {l:.3} | {rate:.4} | {err:.2} |");
     }
     let m = summary.len() as f64;
+    let mean = |f: fn(&Row<'_>) -> f64| summary.iter().map(f).sum::<f64>() / m;
     println!(
-        "| **mean** | | **{:.3}** | {:.3} | | {:.2} |",
-        summary.iter().map(|s| s.1).sum::<f64>() / m,
-        summary.iter().map(|s| s.2).sum::<f64>() / m,
-        summary.iter().map(|s| s.3).sum::<f64>() / m
+        "| **mean** | | **{:.3}** | {:.3} | {:.3} | {:.3} | | {:.2} |",
+        mean(|s| s.1),
+        mean(|s| s.2),
+        mean(|s| s.3),
+        mean(|s| s.4),
+        mean(|s| s.5)
+    );
+    let below = |f: fn(&Row<'_>) -> f64| {
+        summary
+            .iter()
+            .filter(|s| s.1 < f(s))
+            .map(|s| s.0)
+            .collect::<Vec<_>>()
+    };
+    println!(
+        "\nrows where the L1 is more than 1 point below LRU: {below_lru}; traces where its mean is \
+         below moka's: {:?}, below bounded moka's: {:?}",
+        below(|s| s.2),
+        below(|s| s.3)
     );
 }

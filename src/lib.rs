@@ -4,7 +4,7 @@
 //!
 //! | module | crate | feature |
 //! |---|---|---|
-//! | [`cache`] | `nexus-cache`: L1 moka → L2 Redis → L3 Redis Cluster | `cache` (default), `redis`, `cluster` |
+//! | [`cache`] | `nexus-cache`: L1 W-TinyLFU → L2 Redis → L3 Redis Cluster | `cache` (default), `redis`, `cluster` |
 //! | `dbmon` | `nexus-dbmon`: PostgreSQL reports, advice, guarded maintenance | `dbmon` |
 //! | `health` | `nexus-health`: request layer, score, probes, health endpoints | `health` |
 //! | `alerting` | `nexus-alerting`: rules, pipeline, notifiers | `alerting` |

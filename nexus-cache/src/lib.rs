@@ -23,6 +23,7 @@ mod remote;
 pub mod stats;
 mod tags;
 mod tier;
+pub mod weigher;
 
 pub use backplane::Backplane;
 pub use cache::{

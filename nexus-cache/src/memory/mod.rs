@@ -1,21 +1,26 @@
-//! The in-process tier: moka, bounded by bytes, with a per-entry TTL.
+//! The in-process tier: our own W-TinyLFU store, bounded by bytes or entries, with a per-entry
+//! TTL.
+
+mod policy;
+mod sketch;
+mod store;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use moka::notification::RemovalCause;
-use moka::sync::Cache;
+
+use store::Store;
 
 use crate::error::TierError;
 use crate::expiry::{now_millis, remaining};
 
-/// What moka holds: the entry and its deadline on the cheap monotonic clock, so a read checks
+/// What the store holds: the entry and its deadline on the cheap monotonic clock, so a read checks
 /// expiry with one `quanta` read instead of a wall-clock call.
 ///
-/// Stored inline (not behind another `Arc`) and tags only when present, so a hit touches moka's
-/// entry and the value's allocation, nothing more.
+/// Stored inline (not behind another `Arc`) and tags only when present, so a hit touches the
+/// store's node and the value's allocation, nothing more.
 #[derive(Debug, Clone)]
 pub(crate) struct Slot {
     pub(crate) value: Value,
@@ -72,18 +77,19 @@ impl Slot {
 }
 use crate::tier::{Entry, Tier, Value};
 
-/// Per-entry bookkeeping moka and this tier add on top of the key and value, in bytes (an estimate
+/// Per-entry bookkeeping the store adds on top of the key and value, in bytes (an estimate
 /// used by the weigher so that many tiny entries still count).
 const ENTRY_OVERHEAD: usize = 96;
 
-/// The in-process tier: a [moka](https://docs.rs/moka) cache bounded by *bytes* (weigher over key
-/// and entry size), TinyLFU admission and LRU eviction, with each entry's own expiry.
+/// The in-process tier: a sharded W-TinyLFU store (Caffeine's design: a window LRU, a main
+/// space split into probation and protected, admission by a frequency sketch sized for the
+/// number of entries actually held, and a window sized by hill climbing), bounded by *bytes*
+/// (each entry's weight) or by entries, with each entry's own expiry.
 ///
 /// Expiry: every entry expires at its own absolute time, checked on read against a monotonic
-/// deadline; moka additionally drops anything older than the tier's `max_ttl` (default: the tier
-/// TTL), so an L1 never keeps an entry longer than that, whatever TTL the writer asked for.
-/// (Checking the deadline ourselves instead of using moka's per-entry `Expiry` callbacks makes an
-/// L1 hit about 70 ns cheaper: see `BENCHMARKS.md`.)
+/// deadline, and never later than the tier's `max_ttl` (default: the tier TTL), whatever TTL the
+/// writer asked for. Expired entries are dropped when read, and each write sweeps two slots of
+/// its shard, so they do not stay in a shard that is written to.
 ///
 /// ```
 /// use nexus_cache::MemoryTier;
@@ -96,7 +102,7 @@ const ENTRY_OVERHEAD: usize = 96;
 /// ```
 #[derive(Debug, Clone)]
 pub struct MemoryTier {
-    cache: Cache<String, Slot>,
+    store: Arc<Store<Slot>>,
     /// Default TTL in ms; changeable live (see `set_default_ttl`).
     ttl_ms: Arc<AtomicU64>,
     max_ttl: Duration,
@@ -104,7 +110,6 @@ pub struct MemoryTier {
     max_entries: Option<u64>,
     max_entry_bytes: usize,
     fail_safe: Duration,
-    evictions: Arc<AtomicU64>,
 }
 
 /// Builder for [`MemoryTier`]; defaults are the spec's L1: 512 MiB, 5 minutes.
@@ -145,10 +150,10 @@ impl MemoryTier {
     /// Synchronous read used by the cache's L1 fast path; `now` is the caller's clock reading.
     #[inline]
     pub(crate) fn get_now(&self, key: &str, now: quanta::Instant) -> Option<Slot> {
-        let slot = self.cache.get(key)?;
+        let slot = self.store.get(key)?;
         if now >= slot.deadline {
             if now >= slot.stale_until {
-                self.cache.invalidate(key);
+                self.store.remove(key);
             }
             return None;
         }
@@ -157,7 +162,7 @@ impl MemoryTier {
 
     /// An entry past its expiry but within the fail-safe window (or still fresh).
     pub(crate) fn get_stale(&self, key: &str, now: quanta::Instant) -> Option<Slot> {
-        let slot = self.cache.get(key)?;
+        let slot = self.store.get(key)?;
         (now < slot.stale_until).then_some(slot)
     }
 
@@ -174,9 +179,9 @@ impl MemoryTier {
         self.max_ttl
     }
 
-    /// Entries held (moka's estimate).
+    /// Entries held.
     pub fn entry_count(&self) -> u64 {
-        self.cache.entry_count()
+        self.store.len()
     }
 
     /// How long expired entries are kept as fail-safe copies.
@@ -184,15 +189,12 @@ impl MemoryTier {
         self.fail_safe
     }
 
-    /// Like [`get_now`](Self::get_now), but an absent key is not counted as an access by
-    /// moka's frequency sketch: a re-check must not make a missed key look twice as popular
-    /// (that halved the hit ratio of W-TinyLFU on looping traces).
+    /// Like [`get_now`](Self::get_now), but not counted as an access by the frequency sketch:
+    /// a re-check must not make a missed key look twice as popular (that halved the hit ratio of
+    /// W-TinyLFU on looping traces).
     #[inline]
     pub(crate) fn peek_now(&self, key: &str, now: quanta::Instant) -> Option<Slot> {
-        if !self.cache.contains_key(key) {
-            return None;
-        }
-        self.get_now(key, now)
+        self.store.peek(key).filter(|s| now < s.deadline)
     }
 
     /// Synchronous write used by the cache (L1 writes are synchronous).
@@ -223,38 +225,37 @@ impl MemoryTier {
             size: entry.size,
             tags,
         };
-        self.cache.insert(key.to_owned(), slot);
+        let weight = if self.max_entries.is_some() {
+            1
+        } else {
+            u32::try_from(slot.weight(key)).unwrap_or(u32::MAX)
+        };
+        self.store
+            .insert(key, slot, weight, |s| born >= s.stale_until);
         Ok(())
     }
 
-    /// Drops every entry carrying any of `tags` (lazily: they are never returned again and moka's
-    /// maintenance frees them).
+    /// Drops every entry carrying any of `tags` (a scan of every shard, one at a time).
     pub(crate) fn invalidate_tags(&self, tags: &[String]) -> Result<(), TierError> {
-        let tags: Vec<String> = tags.to_vec();
-        self.cache
-            .invalidate_entries_if(move |_, s| s.has_any_tag(&tags))
-            .map(|_| ())
-            .map_err(|e| TierError::Other(Arc::new(std::io::Error::other(e.to_string()))))
+        self.store.remove_if(|_, s| s.has_any_tag(tags));
+        Ok(())
     }
 
     /// Removes `key` if its entry is the one created at `created_at`, i.e. not replaced since
     /// (used to withdraw an entry found stale right after writing it).
     pub(crate) fn remove_if_created(&self, key: &str, created_at: u64) {
-        if self.cache.contains_key(key)
-            && self
-                .cache
-                .get(key)
-                .is_some_and(|s| s.created_at == created_at)
+        if self
+            .store
+            .peek(key)
+            .is_some_and(|s| s.created_at == created_at)
         {
-            self.cache.invalidate(key);
+            self.store.remove(key);
         }
     }
 
-    /// Runs moka's pending maintenance (evictions, expirations) now; useful in tests and before
-    /// reading [`Tier::bytes_stored`].
-    pub fn run_pending_tasks(&self) {
-        self.cache.run_pending_tasks();
-    }
+    /// Nothing is ever pending: evictions happen within the write that makes them necessary.
+    /// Kept so code written for the moka-based L1 still compiles.
+    pub fn run_pending_tasks(&self) {}
 }
 
 impl MemoryTierBuilder {
@@ -299,38 +300,22 @@ impl MemoryTierBuilder {
     /// Builds the tier.
     pub fn build(self) -> MemoryTier {
         let max_ttl = self.max_ttl.unwrap_or(self.ttl).max(self.ttl);
-        let evictions = Arc::new(AtomicU64::new(0));
-        let counter = evictions.clone();
-        let by_count = self.max_entries.is_some();
-        let cache = Cache::builder()
-            .max_capacity(self.max_entries.unwrap_or(self.max_bytes))
-            .weigher(move |k: &String, s: &Slot| {
-                if by_count {
-                    1
-                } else {
-                    u32::try_from(s.weight(k)).unwrap_or(u32::MAX)
-                }
-            })
-            .time_to_live(max_ttl + self.fail_safe)
-            .support_invalidation_closures()
-            .eviction_listener(move |_k, _v, cause| {
-                if cause == RemovalCause::Size {
-                    counter.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-            .build();
+        let store = match self.max_entries {
+            Some(n) => Store::new(n, n),
+            // A first guess of 1 KiB per entry; each shard re-estimates from what it holds.
+            None => Store::new(self.max_bytes, self.max_bytes / 1024),
+        };
         let default_entry = usize::try_from(self.max_bytes / 8)
             .unwrap_or(usize::MAX)
             .min(u32::MAX as usize);
         MemoryTier {
-            cache,
+            store: Arc::new(store),
             ttl_ms: Arc::new(AtomicU64::new(self.ttl.as_millis() as u64)),
             max_ttl,
             max_bytes: self.max_bytes,
             max_entries: self.max_entries,
             max_entry_bytes: self.max_entry_bytes.unwrap_or(default_entry),
             fail_safe: self.fail_safe,
-            evictions,
         }
     }
 }
@@ -358,11 +343,11 @@ impl Tier for MemoryTier {
     }
 
     fn bytes_stored(&self) -> Option<u64> {
-        Some(self.cache.weighted_size())
+        Some(self.store.weight())
     }
 
     fn evictions(&self) -> Option<u64> {
-        Some(self.evictions.load(Ordering::Relaxed))
+        Some(self.store.evicted())
     }
 
     async fn get(&self, key: &str) -> Result<Option<Entry>, TierError> {
@@ -374,11 +359,11 @@ impl Tier for MemoryTier {
     }
 
     async fn delete(&self, key: &str) -> Result<bool, TierError> {
-        Ok(self.cache.remove(key).is_some())
+        Ok(self.store.remove(key).is_some())
     }
 
     async fn clear(&self) -> Result<(), TierError> {
-        self.cache.invalidate_all();
+        self.store.remove_if(|_, _| true);
         Ok(())
     }
 
