@@ -34,6 +34,21 @@ where
     }
 }
 
+/// A weigher held by a cache (shared, printable).
+pub(crate) struct Shared<V>(pub(crate) std::sync::Arc<dyn Weigher<V>>);
+
+impl<V> Clone for Shared<V> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<V> std::fmt::Debug for Shared<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Weigher")
+    }
+}
+
 /// The default weigher: a `serde` walk estimating the value's size in memory (see the module
 /// documentation for how ambiguous layouts are counted).
 #[derive(Debug, Clone, Copy, Default)]

@@ -23,6 +23,7 @@ pub struct TieredCacheBuilder<V> {
     name: String,
     tiers: Vec<Arc<dyn Tier>>,
     codec: Codec,
+    weigher: crate::weigher::Shared<V>,
     max_key_len: usize,
     metrics_interval: Option<Duration>,
     backplane: Option<Arc<dyn Backplane>>,
@@ -150,6 +151,23 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
         self
     }
 
+    /// How the L1 counts a value's bytes against its `max_bytes` (default
+    /// [`DeepSize`](crate::weigher::DeepSize): a serde walk estimating what the value holds in
+    /// memory). Any `Fn(&V) -> usize` works. The L1 adds the key and its own per-entry
+    /// bookkeeping. Ignored by an L1 bounded by entries.
+    ///
+    /// ```
+    /// let cache = nexus_cache::TieredCache::<Vec<u64>>::builder()
+    ///     .weigher(|v: &Vec<u64>| 24 + 8 * v.capacity())
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = cache;
+    /// ```
+    pub fn weigher(mut self, weigher: impl crate::weigher::Weigher<V>) -> Self {
+        self.weigher = crate::weigher::Shared(Arc::new(weigher));
+        self
+    }
+
     /// Longest accepted key or tag, in bytes (default 1 KiB).
     pub fn max_key_len(mut self, bytes: usize) -> Self {
         self.max_key_len = bytes;
@@ -224,6 +242,7 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
             name: self.name,
             levels,
             codec: self.codec,
+            weigher: self.weigher,
             max_key_len: self.max_key_len,
             needs_bytes,
             flights: Mutex::new(HashMap::new()),
@@ -272,6 +291,7 @@ impl<V: CacheValue> TieredCache<V> {
             name: "default".into(),
             tiers: Vec::new(),
             codec: Codec::default(),
+            weigher: crate::weigher::Shared(Arc::new(crate::weigher::DeepSize)),
             max_key_len: DEFAULT_MAX_KEY_LEN,
             metrics_interval: Some(Duration::from_secs(5)),
             backplane: None,

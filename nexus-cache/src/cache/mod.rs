@@ -257,6 +257,7 @@ struct Inner<V> {
     name: String,
     levels: Vec<Level>,
     codec: Codec,
+    weigher: crate::weigher::Shared<V>,
     max_key_len: usize,
     needs_bytes: bool,
     flights: Mutex<HashMap<String, Flight<V>>>,

@@ -258,7 +258,11 @@ impl<V: CacheValue> TieredCache<V> {
                 expires_at: at,
                 created_at: found.entry.created_at,
                 tags: found.entry.tags.clone(),
-                size: found.entry.size,
+                size: if level.memory.is_some() {
+                    self.held(&found.value)
+                } else {
+                    found.entry.size
+                },
             };
             if entry.expires_at <= now {
                 continue;

@@ -30,6 +30,21 @@ impl<V: CacheValue> TieredCache<V> {
         r
     }
 
+    /// The bytes `value` holds in memory (the weigher's estimate), for an L1 bounded by bytes.
+    pub(super) fn held(&self, value: &V) -> usize {
+        let by_bytes = self
+            .inner
+            .levels
+            .first()
+            .and_then(|l| l.memory.as_ref())
+            .is_some_and(|m| m.max_entries().is_none());
+        if by_bytes {
+            self.inner.weigher.0.weigh(value)
+        } else {
+            0
+        }
+    }
+
     /// Writes through every tier a value created at `created_at` (µs), unless an invalidation
     /// known here already makes it stale (a load that overlapped an invalidation of its tags).
     pub(super) async fn write(
@@ -51,8 +66,11 @@ impl<V: CacheValue> TieredCache<V> {
         let size = bytes
             .as_ref()
             .map_or_else(|| Codec::estimate_size(&*value), Bytes::len);
+        // What the value holds in memory, for the L1's byte bound.
+        let held = self.held(&value);
         for level in &self.inner.levels {
             let limit = level.tier.max_entry_bytes();
+            let size = if level.memory.is_some() { held } else { size };
             if size > limit {
                 return Err(CacheError::ValueTooLarge {
                     tier: level.label,
@@ -78,7 +96,7 @@ impl<V: CacheValue> TieredCache<V> {
             },
             created_at,
             tags: tags.clone(),
-            size,
+            size: if level.memory.is_some() { held } else { size },
         };
         let mut remote = Vec::new();
         let mut first_err = None;

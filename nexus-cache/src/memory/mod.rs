@@ -77,9 +77,10 @@ impl Slot {
 }
 use crate::tier::{Entry, Tier, Value};
 
-/// Per-entry bookkeeping the store adds on top of the key and value, in bytes (an estimate
-/// used by the weigher so that many tiny entries still count).
-const ENTRY_OVERHEAD: usize = 96;
+/// Per-entry bookkeeping on top of the key's bytes and the value's (as weighed): the store's node
+/// (key pointer, slot, links), its index slot, the key's allocation, and the `Arc` allocation
+/// around the value (counts and allocator overhead).
+const ENTRY_OVERHEAD: usize = policy::NODE_BYTES + 8 + 16 + 32;
 
 /// The in-process tier: a sharded W-TinyLFU store (Caffeine's design: a window LRU, a main
 /// space split into probation and protected, admission by a frequency sketch sized for the
@@ -300,21 +301,26 @@ impl MemoryTierBuilder {
     /// Builds the tier.
     pub fn build(self) -> MemoryTier {
         let max_ttl = self.max_ttl.unwrap_or(self.ttl).max(self.ttl);
-        let store = match self.max_entries {
-            Some(n) => Store::new(n, n),
-            // A first guess of 1 KiB per entry; each shard re-estimates from what it holds.
-            None => Store::new(self.max_bytes, self.max_bytes / 1024),
-        };
         let default_entry = usize::try_from(self.max_bytes / 8)
             .unwrap_or(usize::MAX)
             .min(u32::MAX as usize);
+        let max_entry_bytes = self.max_entry_bytes.unwrap_or(default_entry);
+        let store = match self.max_entries {
+            Some(n) => Store::new(n, n, 1),
+            // A first guess of 1 KiB per entry; each shard re-estimates from what it holds.
+            None => Store::new(
+                self.max_bytes,
+                self.max_bytes / 1024,
+                max_entry_bytes as u64 + ENTRY_OVERHEAD as u64,
+            ),
+        };
         MemoryTier {
             store: Arc::new(store),
             ttl_ms: Arc::new(AtomicU64::new(self.ttl.as_millis() as u64)),
             max_ttl,
             max_bytes: self.max_bytes,
             max_entries: self.max_entries,
-            max_entry_bytes: self.max_entry_bytes.unwrap_or(default_entry),
+            max_entry_bytes,
             fail_safe: self.fail_safe,
         }
     }

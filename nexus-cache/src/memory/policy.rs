@@ -29,6 +29,9 @@ const GHOST_STEP: f64 = 2.0;
 /// colliding hashes cannot keep a popular key out forever).
 const HASH_FLOOD_FREQUENCY: u32 = 6;
 
+/// Bytes of one node holding an L1 slot.
+pub(crate) const NODE_BYTES: usize = std::mem::size_of::<Node<super::Slot>>();
+
 #[derive(Debug)]
 struct Node<V> {
     key: Box<str>,

@@ -25,9 +25,12 @@ const ENTRIES_PER_SHARD: u64 = 4096;
 
 impl<V: Clone> Store<V> {
     /// Holds up to `capacity` of weight, about `entries` entries (a first estimate; each shard
-    /// re-estimates from the mean weight it sees).
-    pub(crate) fn new(capacity: u64, entries: u64) -> Self {
-        let wanted = (entries / ENTRIES_PER_SHARD).clamp(1, 64);
+    /// re-estimates from the mean weight it sees). Each shard holds at least twice `largest`,
+    /// the heaviest entry accepted.
+    pub(crate) fn new(capacity: u64, entries: u64, largest: u64) -> Self {
+        let wanted = (entries / ENTRIES_PER_SHARD)
+            .min(capacity / largest.saturating_mul(2).max(1))
+            .clamp(1, 64);
         let n = if wanted.is_power_of_two() {
             wanted
         } else {
@@ -130,14 +133,16 @@ mod tests {
 
     #[test]
     fn shards_follow_the_expected_entries() {
-        assert_eq!(Store::<u8>::new(100, 100).shards.len(), 1);
-        assert_eq!(Store::<u8>::new(1 << 20, 3 * 4096).shards.len(), 2);
-        assert_eq!(Store::<u8>::new(1 << 30, 1 << 30).shards.len(), 64);
+        assert_eq!(Store::<u8>::new(100, 100, 1).shards.len(), 1);
+        assert_eq!(Store::<u8>::new(1 << 20, 3 * 4096, 1).shards.len(), 2);
+        assert_eq!(Store::<u8>::new(1 << 30, 1 << 30, 1).shards.len(), 64);
+        // The largest entry must fit a shard twice over: 1 GiB / (2 × 128 MiB) = 4 shards.
+        assert_eq!(Store::<u8>::new(1 << 30, 1 << 20, 1 << 27).shards.len(), 4);
     }
 
     #[test]
     fn bounded_across_shards() {
-        let s = Store::new(10_000, 40_000);
+        let s = Store::new(10_000, 40_000, 1);
         for k in 0..100_000u32 {
             s.insert(&k.to_string(), k, 1, |_| false);
         }
