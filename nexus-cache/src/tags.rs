@@ -10,43 +10,46 @@
 
 use std::time::Duration;
 
-use moka::sync::Cache;
+use crate::memory::store::Store;
 
 /// The mark of `clear`: the empty tag (real tags are never empty).
 pub(crate) const CLEAR: &str = "";
 
-/// Marks known to this instance, each for a limited time.
+/// Marks known to this instance, each for a limited time: the L1's store (W-TinyLFU, bounded by
+/// entries) of `(mark, trusted until)`.
 #[derive(Debug)]
 pub(crate) struct TagClock {
-    marks: Cache<String, u64>,
+    marks: Store<(u64, quanta::Instant)>,
+    ttl: Duration,
 }
 
 impl TagClock {
     /// A clock that trusts what it knows for `ttl`, holding at most `capacity` tags.
     pub(crate) fn new(ttl: Duration, capacity: u64) -> Self {
         Self {
-            marks: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .build(),
+            marks: Store::new(capacity, capacity, 1),
+            ttl,
         }
     }
 
     /// The mark of `tag`, when known.
     pub(crate) fn known(&self, tag: &str) -> Option<u64> {
-        self.marks.get(tag)
+        let (mark, until) = self.marks.get(tag)?;
+        (quanta::Instant::now() < until).then_some(mark)
     }
 
     /// Records that `tag` was invalidated at `at` (a mark never moves backwards).
     pub(crate) fn note(&self, tag: &str, at: u64) {
-        self.marks
-            .entry_by_ref(tag)
-            .and_upsert_with(|old| old.map_or(at, |e| (*e.value()).max(at)));
+        let until = quanta::Instant::now() + self.ttl;
+        self.marks.upsert(tag, 1, |old| match old {
+            Some(&(m, u)) if u > quanta::Instant::now() => (m.max(at), until),
+            _ => (at, until),
+        });
     }
 
     /// Forgets everything (after missed backplane messages): marks are fetched again.
     pub(crate) fn forget(&self) {
-        self.marks.invalidate_all();
+        self.marks.remove_if(|_, _| true);
     }
 
     /// Whether an entry created at `created_at` with `tags` is stale by the marks known here

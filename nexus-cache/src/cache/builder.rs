@@ -245,7 +245,7 @@ impl<V: CacheValue> TieredCacheBuilder<V> {
             weigher: self.weigher,
             max_key_len: self.max_key_len,
             needs_bytes,
-            flights: Mutex::new(HashMap::new()),
+            flights: Mutex::default(),
             loads: Counter::new(),
             load_errors: Counter::new(),
             coalesced: Counter::new(),

@@ -8,13 +8,13 @@ use super::*;
 /// removes the flight from the table once it is done or nobody else waits on it, so cancelled
 /// callers never leave entries behind.
 pub(super) struct FlightGuard<'a, V> {
-    table: &'a Mutex<HashMap<String, Flight<V>>>,
+    table: &'a Mutex<Flights<V>>,
     key: &'a str,
     flight: Flight<V>,
 }
 
 impl<'a, V> FlightGuard<'a, V> {
-    pub(super) fn join(table: &'a Mutex<HashMap<String, Flight<V>>>, key: &'a str) -> Self {
+    pub(super) fn join(table: &'a Mutex<Flights<V>>, key: &'a str) -> Self {
         let flight = table
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -447,7 +447,7 @@ impl<V: CacheValue> TieredCache<V> {
 mod tests {
     use super::*;
 
-    type Table = Mutex<HashMap<String, Flight<u32>>>;
+    type Table = Mutex<Flights<u32>>;
 
     fn len(t: &Table) -> usize {
         t.lock().unwrap_or_else(|e| e.into_inner()).len()

@@ -31,7 +31,6 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::future::{Either, join_all, ready};
 use nexus_core::task::TaskHandle;
 use serde::Serialize;
@@ -260,7 +259,7 @@ struct Inner<V> {
     weigher: crate::weigher::Shared<V>,
     max_key_len: usize,
     needs_bytes: bool,
-    flights: Mutex<HashMap<String, Flight<V>>>,
+    flights: Mutex<Flights<V>>,
     loads: Counter,
     load_errors: Counter,
     coalesced: Counter,
@@ -321,6 +320,9 @@ pub struct Optimization {
     /// Changes that need a rebuild (capacity).
     pub recommended: Vec<String>,
 }
+
+/// The loads under way, by key (foldhash: the table is hashed on every miss).
+type Flights<V> = HashMap<String, Flight<V>, foldhash::fast::RandomState>;
 
 /// This cache's side of a backplane.
 /// Periods of the optional loops.

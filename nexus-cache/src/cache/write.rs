@@ -63,9 +63,14 @@ impl<V: CacheValue> TieredCache<V> {
         } else {
             None
         };
-        let size = bytes
-            .as_ref()
-            .map_or_else(|| Codec::estimate_size(&*value), Bytes::len);
+        // The encoded size, for the tiers other than L1 (estimated when nothing is encoded).
+        let size = match &bytes {
+            Some(b) => b.len(),
+            None if self.inner.levels.iter().any(|l| l.memory.is_none()) => {
+                Codec::estimate_size(&*value)
+            }
+            None => 0,
+        };
         // What the value holds in memory, for the L1's byte bound.
         let held = self.held(&value);
         for level in &self.inner.levels {

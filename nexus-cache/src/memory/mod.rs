@@ -3,7 +3,7 @@
 
 mod policy;
 mod sketch;
-mod store;
+pub(crate) mod store;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -292,7 +292,10 @@ impl MemoryTierBuilder {
         self
     }
 
-    /// Largest single entry accepted. Default: 1/8 of `max_bytes` (and at most 4 GiB).
+    /// Largest single entry accepted (as weighed). Default: 1/8 of `max_bytes`, or less for a
+    /// large tier: the store is split into up to 64 shards (one per 4 096 entries of 1 KiB) and
+    /// an entry may take at most half of one (512 MiB: 64 shards, 4 MiB entries). Setting a
+    /// larger one means fewer shards (more contention between threads), never a broken bound.
     pub fn max_entry_bytes(mut self, bytes: usize) -> Self {
         self.max_entry_bytes = Some(bytes);
         self
@@ -301,16 +304,24 @@ impl MemoryTierBuilder {
     /// Builds the tier.
     pub fn build(self) -> MemoryTier {
         let max_ttl = self.max_ttl.unwrap_or(self.ttl).max(self.ttl);
-        let default_entry = usize::try_from(self.max_bytes / 8)
-            .unwrap_or(usize::MAX)
-            .min(u32::MAX as usize);
-        let max_entry_bytes = self.max_entry_bytes.unwrap_or(default_entry);
+        // A first guess of 1 KiB per entry; each shard re-estimates from what it holds. By
+        // default the largest entry is what leaves a shard per 4 096 such entries (up to 64)
+        // room for two, and at most 1/8 of the tier; a larger one set explicitly means fewer
+        // shards.
+        let entries = self.max_bytes / 1024;
+        let shards = Store::<Slot>::shards_for(self.max_bytes, entries, 1);
+        let default_entry = (self.max_bytes / 8)
+            .min(self.max_bytes / shards / 2)
+            .saturating_sub(ENTRY_OVERHEAD as u64)
+            .min(u64::from(u32::MAX));
+        let max_entry_bytes = self
+            .max_entry_bytes
+            .unwrap_or(usize::try_from(default_entry).unwrap_or(usize::MAX));
         let store = match self.max_entries {
             Some(n) => Store::new(n, n, 1),
-            // A first guess of 1 KiB per entry; each shard re-estimates from what it holds.
             None => Store::new(
                 self.max_bytes,
-                self.max_bytes / 1024,
+                entries,
                 max_entry_bytes as u64 + ENTRY_OVERHEAD as u64,
             ),
         };

@@ -206,6 +206,20 @@ impl<V> Policy<V> {
         out
     }
 
+    /// Sets `key` to `f` of its current value (counted as an access if present).
+    pub(crate) fn upsert(
+        &mut self,
+        hash: u64,
+        key: &str,
+        weight: u32,
+        f: impl FnOnce(Option<&V>) -> V,
+    ) -> Vec<V> {
+        let value = f(self
+            .find(hash, key)
+            .and_then(|i| self.nodes[i as usize].value.as_ref()));
+        self.insert(hash, key, value, weight)
+    }
+
     /// Removes `key`.
     pub(crate) fn remove(&mut self, hash: u64, key: &str) -> Option<V> {
         let i = self.find(hash, key)?;

@@ -24,18 +24,23 @@ pub(crate) struct Store<V> {
 const ENTRIES_PER_SHARD: u64 = 4096;
 
 impl<V: Clone> Store<V> {
-    /// Holds up to `capacity` of weight, about `entries` entries (a first estimate; each shard
-    /// re-estimates from the mean weight it sees). Each shard holds at least twice `largest`,
-    /// the heaviest entry accepted.
-    pub(crate) fn new(capacity: u64, entries: u64, largest: u64) -> Self {
+    /// How many shards for `capacity` of weight and about `entries` entries, each holding at
+    /// least twice `largest` (the heaviest entry accepted): a power of two, 1 to 64.
+    pub(crate) fn shards_for(capacity: u64, entries: u64, largest: u64) -> u64 {
         let wanted = (entries / ENTRIES_PER_SHARD)
             .min(capacity / largest.saturating_mul(2).max(1))
             .clamp(1, 64);
-        let n = if wanted.is_power_of_two() {
+        if wanted.is_power_of_two() {
             wanted
         } else {
             wanted.next_power_of_two() / 2
-        };
+        }
+    }
+
+    /// Holds up to `capacity` of weight, about `entries` entries (a first estimate; each shard
+    /// re-estimates from the mean weight it sees), in [`shards_for`](Self::shards_for) shards.
+    pub(crate) fn new(capacity: u64, entries: u64, largest: u64) -> Self {
+        let n = Self::shards_for(capacity, entries, largest);
         // A random seed per store: keys an attacker picks cannot be aimed at one shard or at
         // the sketch's counters.
         let seed = foldhash::fast::RandomState::default().hash_one(0u64);
@@ -82,6 +87,14 @@ impl<V: Clone> Store<V> {
         let (hash, mut s) = self.shard(key);
         let mut gone = s.insert(hash, key, value, weight);
         gone.extend(s.sweep(2, dead));
+        drop(s);
+        drop(gone);
+    }
+
+    /// Sets `key` to `f` of its current value, atomically.
+    pub(crate) fn upsert(&self, key: &str, weight: u32, f: impl FnOnce(Option<&V>) -> V) {
+        let (hash, mut s) = self.shard(key);
+        let gone = s.upsert(hash, key, weight, f);
         drop(s);
         drop(gone);
     }
