@@ -1,6 +1,6 @@
 //! nexus-cache against its peers, each pair measured in the same group and run.
 //!
-//! - `l1_hit`: `TieredCache::get` (L1 hit) vs raw `moka::future::Cache::get` on the same data.
+//! (The L1 alone against raw moka and quick_cache: `benches/l1.rs`.)
 //! - `l2_hit`: `TieredCache::get` with only the Redis tier (every read an L2 hit) vs a raw redis-rs
 //!   `GET` + postcard decode over the same connection kind (`ConnectionManager`).
 //! - `zipf_get_or_load`: 1 M `get_or_load` calls from 64 tasks over a Zipf(0.99) key space of
@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use futures_util::FutureExt;
 use nexus_cache::{EntryOptions, MemoryTier, RedisBackplane, RedisTier, TieredCache};
 use nexus_testkit::RedisServer;
 use serde::{Deserialize, Serialize};
@@ -42,7 +41,6 @@ fn doc(id: u64) -> Doc {
     }
 }
 
-const KEYS: usize = 10_000;
 
 fn keys(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("key:{i}")).collect()
@@ -54,68 +52,6 @@ fn runtime() -> Runtime {
         .enable_all()
         .build()
         .expect("runtime")
-}
-
-fn l1_hit(c: &mut Criterion, rt: &Runtime) {
-    let keys = keys(KEYS);
-    let l1 = MemoryTier::builder().build();
-    let ours: TieredCache<Doc> = rt.block_on(async {
-        let c = TieredCache::builder()
-            .tier(l1.clone())
-            .metrics_interval(None)
-            .build()
-            .expect("cache");
-        for (i, k) in keys.iter().enumerate() {
-            c.set(k, doc(i as u64)).await.expect("set");
-        }
-        c
-    });
-    l1.run_pending_tasks();
-    let moka: moka::future::Cache<String, Arc<Doc>> =
-        moka::future::Cache::builder().max_capacity(1 << 20).build();
-    rt.block_on(async {
-        for (i, k) in keys.iter().enumerate() {
-            moka.insert(k.clone(), Arc::new(doc(i as u64))).await;
-        }
-        moka.run_pending_tasks().await;
-    });
-    // Both futures complete on their first poll for a hit, so they are polled once, outside any
-    // executor: what is measured is the lookup itself, not a runtime's scheduling.
-    let moka_sync: moka::sync::Cache<String, Arc<Doc>> =
-        moka::sync::Cache::builder().max_capacity(1 << 20).build();
-    for (i, k) in keys.iter().enumerate() {
-        moka_sync.insert(k.clone(), Arc::new(doc(i as u64)));
-    }
-    moka_sync.run_pending_tasks();
-    let mut g = c.benchmark_group("l1_hit");
-    g.throughput(Throughput::Elements(1));
-    let mut i = 0usize;
-    g.bench_function("raw_moka_future_get", |b| {
-        b.iter(|| {
-            i = (i + 1) % KEYS;
-            moka.get(&keys[i])
-                .now_or_never()
-                .expect("ready")
-                .expect("hit")
-        })
-    });
-    g.bench_function("raw_moka_sync_get", |b| {
-        b.iter(|| {
-            i = (i + 1) % KEYS;
-            moka_sync.get(&keys[i]).expect("hit")
-        })
-    });
-    g.bench_function("tiered_cache_get", |b| {
-        b.iter(|| {
-            i = (i + 1) % KEYS;
-            ours.get(&keys[i])
-                .now_or_never()
-                .expect("ready")
-                .expect("ok")
-                .expect("hit")
-        })
-    });
-    g.finish();
 }
 
 /// A cache whose only tier is Redis under `prefix`, and a raw redis-rs connection (the peer).
@@ -447,7 +383,6 @@ fn main() {
     let rt = runtime();
     staleness(&rt, &redis, quick);
     let mut c = Criterion::default().configure_from_args();
-    l1_hit(&mut c, &rt);
     l2_hit(&mut c, &rt, &redis);
     tag_invalidation(&mut c, &rt, &redis);
     zipf_get_or_load(&mut c, &rt, &redis);
