@@ -41,7 +41,6 @@ fn doc(id: u64) -> Doc {
     }
 }
 
-
 fn keys(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("key:{i}")).collect()
 }

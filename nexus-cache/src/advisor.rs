@@ -5,8 +5,8 @@
 //! distance (distinct sampled keys since the key's previous access) is measured and scaled by
 //! `1 / rate`. The stack is bounded to the distances that matter (`max_capacity · rate`), so
 //! memory is `O(max_capacity · rate)` and a sampled access costs `O(max_capacity · rate)`;
-//! unsampled accesses cost one hash. The curve is LRU's: W-TinyLFU (moka) is usually at least
-//! as good, so it is a conservative estimate of the capacity needed.
+//! unsampled accesses cost one hash. The curve is LRU's: the L1's W-TinyLFU is usually at least
+//! as good (never more than a point worse on the shared traces), so it is a conservative estimate of the capacity needed.
 //!
 //! ```
 //! use nexus_cache::advisor::Shards;
