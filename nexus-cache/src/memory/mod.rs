@@ -84,8 +84,9 @@ const ENTRY_OVERHEAD: usize = policy::NODE_BYTES + 8 + 16 + 32;
 
 /// The in-process tier: a sharded W-TinyLFU store (Caffeine's design: a window LRU, a main
 /// space split into probation and protected, admission by a frequency sketch sized for the
-/// number of entries actually held, and a window sized by hill climbing), bounded by *bytes*
-/// (each entry's weight) or by entries, with each entry's own expiry.
+/// number of entries actually held, and a window sized by ghost hits), bounded by *bytes*
+/// (each entry's weight: key, bookkeeping and the value as the cache's weigher counts it) or by
+/// entries, with each entry's own expiry.
 ///
 /// Expiry: every entry expires at its own absolute time, checked on read against a monotonic
 /// deadline, and never later than the tier's `max_ttl` (default: the tier TTL), whatever TTL the
@@ -260,7 +261,8 @@ impl MemoryTier {
 }
 
 impl MemoryTierBuilder {
-    /// Bound on the bytes held (keys + encoded values + per-entry overhead). Default 512 MiB.
+    /// Bound on the bytes held in memory (keys, per-entry bookkeeping, and values as the
+    /// cache's [`Weigher`](crate::weigher::Weigher) counts them). Default 512 MiB.
     pub fn max_bytes(mut self, bytes: u64) -> Self {
         self.max_bytes = bytes;
         self
