@@ -4,6 +4,10 @@
 //!
 //! `-- --sweep` instead prints the standard score at the frozen threshold of `CombinedDetector`
 //! around its frozen parameters (the table in `BENCHMARKS.md`).
+//!
+//! `-- --loco` prints leave-one-category-out scores: for each category, the combined detector's
+//! three combined-level parameters (context threshold, rest, context margin) chosen on the other
+//! categories' files from a grid, then scored on the held-out one.
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
@@ -86,6 +90,10 @@ fn main() {
     let files = nab::load_corpus(&corpus_root()).unwrap();
     if args.iter().any(|a| a == "--sweep") {
         sweep(&files);
+        return;
+    }
+    if args.iter().any(|a| a == "--loco") {
+        loco(&files);
         return;
     }
     for name in &names {
@@ -207,4 +215,80 @@ fn fmt_time(t: i64) -> String {
     let s = nexus_alerting::rfc3339(t * 1000);
     // 2014-07-01T00:00:00.000Z -> 2014-07-01 00:00:00
     format!("{} {}", &s[..10], &s[11..19])
+}
+
+/// Leave-one-category-out over a grid of the combined detector's own parameters.
+fn loco(files: &[DataFile]) {
+    let category = |f: &ScoredFile| f.key.split('/').next().unwrap_or("").to_owned();
+    let mut categories: Vec<String> = files
+        .iter()
+        .map(|f| f.key.split('/').next().unwrap_or("").to_owned())
+        .collect();
+    categories.dedup();
+    let base = CombinedParams::default();
+    // Every setting of the grid, scored once per file.
+    let mut grid = Vec::new();
+    for ct in [0.6, 0.65, 0.7, 0.75, 0.8] {
+        for rest in [100u64, 150, 200, 250, 300] {
+            for margin in [0.5, 0.6, 0.7] {
+                let mut p = base;
+                p.context_threshold = ct;
+                p.rest = rest as usize;
+                p.context.margin = margin;
+                let scored: Vec<ScoredFile> = files
+                    .iter()
+                    .map(|f| ScoredFile::new(f, &f.feed(&mut CombinedDetector::new(p))))
+                    .collect();
+                grid.push(((ct, rest, margin), scored));
+            }
+        }
+    }
+    let pooled = |scored: &[ScoredFile], keep: &dyn Fn(&str) -> bool| {
+        let sub: Vec<ScoredFile> = scored
+            .iter()
+            .filter(|f| keep(&category(f)))
+            .cloned()
+            .collect();
+        nab::score(&sub, DEFAULT_THRESHOLD, &PROFILES[0].1)
+    };
+    let frozen = (
+        base.context_threshold,
+        base.rest as u64,
+        base.context.margin,
+    );
+    println!(
+        "| held-out category | chosen on the other three (context threshold, rest, margin) | held-out score | frozen setting there |"
+    );
+    println!("|---|---|--:|--:|");
+    for held in &categories {
+        let (best, _) = grid
+            .iter()
+            .map(|(k, s)| (k, pooled(s, &|c| c != held).normalised))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap();
+        let show = |k: &(f64, u64, f64)| {
+            let s = pooled(&grid.iter().find(|(g, _)| g == k).unwrap().1, &|c| {
+                c == held
+            });
+            if s.normalised.is_finite() {
+                format!("{:.2} ({} FPs)", s.normalised, s.false_positives)
+            } else {
+                format!("{} FPs", s.false_positives)
+            }
+        };
+        println!("| {held} | {best:?} | {} | {} |", show(best), show(&frozen));
+    }
+    let all =
+        |k: &(f64, u64, f64)| pooled(&grid.iter().find(|(g, _)| g == k).unwrap().1, &|_| true);
+    let best_all = grid
+        .iter()
+        .map(|(k, s)| (k, pooled(s, &|_| true).normalised))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap();
+    println!(
+        "all-in: frozen {frozen:?} {:.2}; best of the grid {:?} {:.2}",
+        all(&frozen).normalised,
+        best_all.0,
+        best_all.1
+    );
 }
