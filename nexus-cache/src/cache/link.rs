@@ -237,7 +237,7 @@ async fn deadlines<V: CacheValue>(i: &Inner<V>, link: &Link, st: &mut Listening)
         if st.pending.is_empty() {
             st.confirming = None;
             link.degraded.store(false, Ordering::SeqCst);
-            tracing::info!(cache = %i.name, "backplane back, nothing lost: L1 kept");
+            tracing::info!(cache = %i.name, "backplane back and checked: L1 TTLs no longer capped");
         } else {
             st.confirming = st.pending.values().map(|(d, _)| *d).max();
         }
