@@ -8,16 +8,10 @@ use futures_util::FutureExt;
 use nexus_cache::{MemoryTier, TieredCache};
 use serde_json::{Map, Value, json};
 
-fn rss() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    statm
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<u64>()
-        .unwrap()
-        * 4096
-}
+#[path = "../../benches/common/mod.rs"]
+mod common;
+
+use common::rss_bytes as rss;
 
 fn zeros(i: usize) -> Value {
     Value::Array(vec![json!(0); 32_768 + i % 7])
@@ -52,10 +46,7 @@ fn rss_stays_within_the_byte_budget() {
         .build()
         .unwrap();
     // Warm the allocator with one of each shape, then measure from there.
-    for (i, v) in [zeros(0), strings(0), nested(0)].into_iter().enumerate() {
-        drop(v);
-        let _ = i;
-    }
+    drop([zeros(0), strings(0), nested(0)]);
     let before = rss();
     let mut written = 0u64;
     for i in 0..600 {
