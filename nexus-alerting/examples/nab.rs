@@ -179,7 +179,7 @@ fn sweep(files: &[DataFile]) {
                 let mut p = base;
                 p.context.margin = margin;
                 p.context_threshold = ct;
-                p.rest = rest;
+                p.rest = steps(rest);
                 line.push_str(&format!(" ({ct},{rest})={:.2}", combined_score(files, p)));
             }
         }
@@ -193,8 +193,12 @@ fn sweep(files: &[DataFile]) {
         ("extra bits", &[1, 2, 3, 6, 8, 59], |p, v| {
             p.context.extra_bits = v as u32
         }),
-        ("warm-up", &[200, 400, 600], |p, v| p.context.warmup = v),
-        ("learning", &[100, 200, 500], |p, v| p.context.learn = v),
+        ("warm-up", &[200, 400, 600], |p, v| {
+            p.context.warmup = steps(v)
+        }),
+        ("learning", &[100, 200, 500], |p, v| {
+            p.context.learn = steps(v)
+        }),
         ("context bound", &[2048, 4096, 16384], |p, v| {
             p.context.max_contexts = v
         }),
@@ -209,6 +213,11 @@ fn sweep(files: &[DataFile]) {
             println!("{what} {v}: {:.2}", combined_score(files, p));
         }
     }
+}
+
+/// `n` of NAB's 5-minute steps.
+fn steps(n: usize) -> std::time::Duration {
+    std::time::Duration::from_secs(300 * n as u64)
 }
 
 fn fmt_time(t: i64) -> String {
@@ -233,7 +242,7 @@ fn loco(files: &[DataFile]) {
             for margin in [0.5, 0.6, 0.7] {
                 let mut p = base;
                 p.context_threshold = ct;
-                p.rest = rest as usize;
+                p.rest = steps(rest as usize);
                 p.context.margin = margin;
                 let scored: Vec<ScoredFile> = files
                     .iter()
@@ -253,7 +262,7 @@ fn loco(files: &[DataFile]) {
     };
     let frozen = (
         base.context_threshold,
-        base.rest as u64,
+        (base.rest.as_secs() / 300),
         base.context.margin,
     );
     println!(

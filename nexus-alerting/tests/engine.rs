@@ -162,15 +162,16 @@ fn anomaly_rules_fire_on_the_spike_never_in_warm_up_and_survive_reloads() {
     }]);
     let labels = Labels::from_pairs([("route", "/a")]);
     let mut fired_at = Vec::new();
-    for i in 0..1000i64 {
-        // A wild value during warm-up must not fire; the spike at 900 must.
+    // One sample a minute: the detector's warm-up is 25 h of series time (1 500 samples).
+    for i in 0..2000i64 {
+        // A wild value during warm-up must not fire; the spike at 1900 must.
         let v = match i {
             100 => 500.0,
-            900 => 80.0,
+            1900 => 80.0,
             _ => noisy(i),
         };
         ev.push(Sample::new("latency_seconds", labels.clone(), v, i * MIN));
-        if i == 600 {
+        if i == 1600 {
             // A reload of the same rules keeps the detector (no new warm-up).
             ev.set_rules(vec![RuleGroup {
                 name: "g".into(),
@@ -188,7 +189,7 @@ fn anomaly_rules_fire_on_the_spike_never_in_warm_up_and_survive_reloads() {
             assert!(out[0].labels.get("__name__").is_none());
         }
     }
-    assert_eq!(fired_at, [900]);
+    assert_eq!(fired_at, [1900]);
 }
 
 #[test]

@@ -7,7 +7,9 @@ use nexus_alerting::anomaly::{
     CombinedDetector, ContextDetector, ContextParams, DEFAULT_THRESHOLD, Detector, EnsembleDetector,
 };
 
-const MIN: i64 = 60_000;
+/// NAB's 5-minute step: the sampling these series use (the detectors' warm-ups and rests are
+/// in series time).
+const STEP: i64 = 300_000;
 
 /// A staircase 0, 4, 8, 11 repeating; from `broken` for three periods it runs backwards
 /// (the same values, so no magnitude statistic sees it; only their order is new).
@@ -21,7 +23,7 @@ fn staircase(i: i64, broken: i64) -> f64 {
 }
 
 fn run(d: &mut dyn Detector, n: i64, f: impl Fn(i64) -> f64) -> Vec<f64> {
-    (0..n).map(|i| d.update(i * MIN, f(i))).collect()
+    (0..n).map(|i| d.update(i * STEP, f(i))).collect()
 }
 
 #[test]
@@ -63,7 +65,9 @@ fn silent_in_warm_up_and_deterministic() {
     let a = run(&mut ContextDetector::new(p), 5000, noise);
     let b = run(&mut ContextDetector::new(p), 5000, noise);
     assert_eq!(a, b);
-    assert!(a[..p.warmup].iter().all(|&s| s == 0.0));
+    // The warm-up is 25 h of series time: 300 steps.
+    assert_eq!(p.warmup, std::time::Duration::from_secs(300 * 300));
+    assert!(a[..300].iter().all(|&s| s == 0.0));
     assert!(a.iter().all(|s| (0.0..=1.0).contains(s)));
     let c = run(&mut CombinedDetector::default(), 5000, noise);
     let d = run(&mut CombinedDetector::default(), 5000, noise);
@@ -79,7 +83,7 @@ fn memory_is_bounded_by_max_contexts() {
     let mut rng = fastrand::Rng::with_seed(7);
     let mut grown_at_cap = None;
     for i in 0..30_000i64 {
-        d.update(i * MIN, rng.f64() * 100.0);
+        d.update(i * STEP, rng.f64() * 100.0);
         if i == 20_000 {
             grown_at_cap = Some(d.memory_bytes());
         }
@@ -104,7 +108,7 @@ fn hostile_values_are_scored_without_panic() {
             4 => f64::MIN_POSITIVE,
             _ => (i % 5) as f64,
         };
-        let (a, b) = (d.update(i * MIN, v), c.update(i * MIN, v));
+        let (a, b) = (d.update(i * STEP, v), c.update(i * STEP, v));
         assert!(
             (0.0..=1.0).contains(&a) && (0.0..=1.0).contains(&b),
             "{v}: {a} {b}"
@@ -125,7 +129,7 @@ fn odd_parameters_are_clamped_not_panicked_on() {
     ] {
         let mut p = ContextParams::default();
         (p.bits, p.lanes, p.max_left, p.margin, p.max_contexts) = (bits, lanes, left, margin, cap);
-        (p.warmup, p.learn, p.rest) = (0, 0, 0);
+        (p.warmup, p.learn, p.rest) = Default::default();
         let s = run(&mut ContextDetector::new(p), 2000, |i| {
             ((i * 37) % 19) as f64
         });
@@ -158,10 +162,10 @@ fn the_engine_uses_the_combined_detector_by_default() {
             "queue_depth",
             labels.clone(),
             staircase(i, broken),
-            i * MIN,
+            i * STEP,
         ));
-        let out = ev.eval(i * MIN);
-        if out.iter().any(|a| a.ends_at.is_some_and(|e| e > i * MIN)) {
+        let out = ev.eval(i * STEP);
+        if out.iter().any(|a| a.ends_at.is_some_and(|e| e > i * STEP)) {
             fired.push(i);
         }
     }
@@ -186,7 +190,7 @@ fn wild_outliers_take_a_bounded_number_of_facts() {
             } else {
                 10f64.powf(rng.f64() * 15.0)
             };
-            assert!((0.0..=1.0).contains(&d.update(i * MIN, v)));
+            assert!((0.0..=1.0).contains(&d.update(i * STEP, v)));
         }
         d.memory_bytes()
     };

@@ -6,8 +6,11 @@
 //!
 //! Chosen by measurement on NAB (see `BENCHMARKS.md`); the parameters and threshold are frozen.
 
+use std::time::Duration;
+
 use super::{
     ContextDetector, ContextParams, DEFAULT_THRESHOLD, Detector, EnsembleDetector, EnsembleParams,
+    Rest, nab_steps,
 };
 use crate::time::Millis;
 
@@ -22,8 +25,9 @@ pub struct CombinedParams {
     /// The transition memory's raw score that counts as a detection (mapped onto
     /// [`DEFAULT_THRESHOLD`]).
     pub context_threshold: f64,
-    /// Samples of silence after a detection of either.
-    pub rest: usize,
+    /// Series time of silence after a detection of either (16 h 40 min: 200 of NAB's
+    /// 5-minute steps).
+    pub rest: Duration,
 }
 
 impl Default for CombinedParams {
@@ -31,11 +35,11 @@ impl Default for CombinedParams {
         Self {
             ensemble: EnsembleParams::default(),
             context: ContextParams {
-                rest: 0,
+                rest: Duration::ZERO,
                 ..ContextParams::default()
             },
             context_threshold: 0.7,
-            rest: 200,
+            rest: nab_steps(200),
         }
     }
 }
@@ -57,7 +61,7 @@ impl Default for CombinedParams {
 ///     // A staircase; from 2500 it runs backwards for a while: the same values, a new order.
 ///     let k = (i % 4) as usize;
 ///     let v = if (2500..2512).contains(&i) { steps[3 - k] } else { steps[k] };
-///     if d.update(i * 60_000, v) >= DEFAULT_THRESHOLD {
+///     if d.update(i * 300_000, v) >= DEFAULT_THRESHOLD { // one sample every 5 min
 ///         hits.push(i);
 ///     }
 /// }
@@ -68,7 +72,7 @@ pub struct CombinedDetector {
     p: CombinedParams,
     ensemble: EnsembleDetector,
     context: ContextDetector,
-    since: usize,
+    rest: Rest,
 }
 
 impl Default for CombinedDetector {
@@ -83,7 +87,7 @@ impl CombinedDetector {
         Self {
             ensemble: EnsembleDetector::new(p.ensemble),
             context: ContextDetector::new(p.context),
-            since: usize::MAX / 2,
+            rest: Rest::default(),
             p,
         }
     }
@@ -109,14 +113,14 @@ impl Detector for CombinedDetector {
     fn update(&mut self, ts: Millis, value: f64) -> f64 {
         let a = self.ensemble.update(ts, value);
         let b = self.context.update(ts, value) * DEFAULT_THRESHOLD / self.p.context_threshold;
-        self.since = self.since.saturating_add(1);
-        let out = if self.since > self.p.rest {
-            a.max(b).clamp(0.0, 1.0)
+        let s = a.max(b).clamp(0.0, 1.0);
+        let out = if self.rest.quiet(ts, self.p.rest) {
+            s
         } else {
             0.0
         };
         if out >= DEFAULT_THRESHOLD {
-            self.since = 0;
+            self.rest.start(ts);
         }
         out
     }

@@ -18,11 +18,11 @@
 //!   averaged, so that a value near a bin edge does not decide the score.
 //! - a bound on the contexts remembered.
 
-use std::collections::VecDeque;
+use std::time::Duration;
 
 use foldhash::HashMap;
 
-use super::Detector;
+use super::{Detector, Rest, Seen, nab_steps};
 use crate::time::Millis;
 
 /// Parameters of [`ContextDetector`]. The defaults are the frozen ones.
@@ -35,11 +35,12 @@ pub struct ContextParams {
     /// outermost bins): bounds the facts per value, hence the contexts and memory a series
     /// with wild outliers makes.
     pub extra_bits: u32,
-    /// Samples over which the range is learned (scores are 0 meanwhile).
-    pub warmup: usize,
-    /// Samples after the warm-up during which the memory learns but scores 0 (everything is
-    /// new to an empty memory).
-    pub learn: usize,
+    /// Series time over which the range is learned, scores 0 meanwhile (25 h: 300 of NAB's
+    /// 5-minute steps; at least 20 samples).
+    pub warmup: Duration,
+    /// Series time after the warm-up during which the memory learns but scores 0 (everything
+    /// is new to an empty memory; 25 h, at least 20 samples).
+    pub learn: Duration,
     /// Margin added on each side of the learned range, as a fraction of it.
     pub margin: f64,
     /// Memories run side by side, each quantising with bins shifted by `1 / lanes` of a step;
@@ -47,10 +48,11 @@ pub struct ContextParams {
     pub lanes: usize,
     /// Most facts in the left group of a derived context.
     pub max_left: usize,
-    /// A raw score at or above this in the last `rest` samples silences the output.
+    /// A raw score at or above this within the last `rest` silences the output.
     pub rest_threshold: f64,
-    /// Samples of silence after a raw score at or above `rest_threshold`.
-    pub rest: usize,
+    /// Series time of silence after a raw score at or above `rest_threshold` (10 h: 120 of
+    /// NAB's 5-minute steps).
+    pub rest: Duration,
     /// Contexts remembered at most per lane (the memory bound); none are learned beyond it.
     pub max_contexts: usize,
 }
@@ -60,13 +62,13 @@ impl Default for ContextParams {
         Self {
             bits: 4,
             extra_bits: 4,
-            warmup: 300,
-            learn: 300,
+            warmup: nab_steps(300),
+            learn: nab_steps(300),
             margin: 0.6,
             lanes: 4,
             max_left: 7,
             rest_threshold: 0.75,
-            rest: 120,
+            rest: nab_steps(120),
             max_contexts: 8192,
         }
     }
@@ -428,7 +430,7 @@ impl Lane {
 /// let mut at_anomaly = 0.0;
 /// for i in 0..2000i64 {
 ///     let v = if i == 1500 { 90.0 } else { (i % 10) as f64 };
-///     let s = d.update(i * 60_000, v);
+///     let s = d.update(i * 300_000, v); // one sample every 5 min
 ///     if i == 1500 { at_anomaly = s; }
 /// }
 /// assert!(at_anomaly > 0.5);
@@ -436,13 +438,25 @@ impl Lane {
 #[derive(Debug)]
 pub struct ContextDetector {
     p: ContextParams,
-    seen: usize,
     lo: f64,
     hi: f64,
     base: f64,
     step: f64,
     lanes: Vec<Lane>,
-    recent: VecDeque<f64>,
+    /// Samples seen in the range warm-up, then in the learning phase (restarted between).
+    seen: Seen,
+    phase: Phase,
+    rest: Rest,
+}
+
+/// Where a [`ContextDetector`] is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Learning the range.
+    Range,
+    /// Learning the transitions, scoring 0.
+    Learn,
+    Score,
 }
 
 impl Default for ContextDetector {
@@ -467,25 +481,23 @@ impl ContextDetector {
         };
         Self {
             p,
-            seen: 0,
+            seen: Seen::default(),
+            phase: Phase::Range,
+            rest: Rest::default(),
             lo: f64::INFINITY,
             hi: f64::NEG_INFINITY,
             base: 0.0,
             step: 1.0,
             lanes: (0..p.lanes.max(1)).map(|_| Lane::default()).collect(),
-            recent: VecDeque::with_capacity(p.rest + 1),
         }
     }
 
     /// A detector told the series' range instead of learning it (NAB gives every detector the
     /// file's range; CAD OSE and HTM use it): no warm-up, no margin.
     pub fn with_range(p: ContextParams, lo: f64, hi: f64) -> Self {
-        let mut d = Self::new(ContextParams {
-            warmup: 0,
-            margin: 0.0,
-            ..p
-        });
+        let mut d = Self::new(ContextParams { margin: 0.0, ..p });
         d.set_range(lo, hi);
+        d.phase = Phase::Learn;
         d
     }
 
@@ -534,7 +546,7 @@ impl ContextDetector {
                     + l.derived.capacity() * size_of::<(Mask, Mask)>()
             })
             .sum();
-        size_of::<Self>() + lanes + self.recent.capacity() * size_of::<f64>()
+        size_of::<Self>() + lanes
     }
 
     /// Contexts learned so far (all lanes).
@@ -564,16 +576,17 @@ impl ContextDetector {
 }
 
 impl Detector for ContextDetector {
-    fn update(&mut self, _ts: Millis, value: f64) -> f64 {
+    fn update(&mut self, ts: Millis, value: f64) -> f64 {
         if !value.is_finite() {
             return 0.0;
         }
-        if self.seen < self.p.warmup {
-            self.seen += 1;
+        self.seen.tick(ts);
+        if self.phase == Phase::Range {
             self.lo = self.lo.min(value);
             self.hi = self.hi.max(value);
-            if self.seen == self.p.warmup {
+            if self.seen.covers(ts, self.p.warmup) {
                 self.set_range(self.lo, self.hi);
+                (self.phase, self.seen) = (Phase::Learn, Seen::default());
             }
             return 0.0;
         }
@@ -583,16 +596,15 @@ impl Detector for ContextDetector {
             raw += self.lanes[i].step(sensed, &self.p);
         }
         let raw = raw / self.lanes.len() as f64;
-        if self.seen < self.p.warmup + self.p.learn {
-            self.seen += 1;
+        if self.phase == Phase::Learn {
+            if self.seen.covers(ts, self.p.learn) {
+                self.phase = Phase::Score;
+            }
             return 0.0;
         }
-        let quiet = self.recent.iter().all(|&r| r < self.p.rest_threshold);
-        if self.p.rest > 0 {
-            if self.recent.len() >= self.p.rest {
-                self.recent.pop_front();
-            }
-            self.recent.push_back(raw);
+        let quiet = self.rest.quiet(ts, self.p.rest);
+        if raw >= self.p.rest_threshold && !self.p.rest.is_zero() {
+            self.rest.start(ts);
         }
         if quiet { raw } else { 0.0 }
     }

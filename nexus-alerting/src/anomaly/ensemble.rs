@@ -5,7 +5,9 @@
 //!
 //! Chosen by measurement on NAB (see `BENCHMARKS.md`); the parameters and threshold are frozen.
 
-use super::Detector;
+use std::time::Duration;
+
+use super::{Detector, Interval, Rest, Seen, nab_steps, rate};
 use crate::time::Millis;
 
 /// The frozen detection threshold of every detector of this crate that has one (scores `>=`
@@ -16,18 +18,20 @@ pub const DEFAULT_THRESHOLD: f64 = 0.5;
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub struct EnsembleParams {
-    /// EWMA weight of the long-run level and variance.
+    /// EWMA weight of the long-run level and variance, per 5 minutes of series time (a
+    /// memory of 41 h 40 min; at least 100 samples).
     pub alpha_long: f64,
-    /// EWMA weight of the short-run mean.
+    /// EWMA weight of the short-run mean, per 5 minutes (a memory of 4 h 10 min; at least 50
+    /// samples).
     pub alpha_short: f64,
-    /// Samples of silence after a detection.
-    pub rest: usize,
+    /// Series time of silence after a detection (12 h 30 min: 150 of NAB's 5-minute steps).
+    pub rest: Duration,
     /// Score at which a detection starts the rest period.
     pub threshold: f64,
     /// Weights of the value, short-mean and difference views.
     pub weights: [f64; 3],
-    /// Samples before any score.
-    pub warmup: usize,
+    /// Series time before any score (25 h: 300 of NAB's 5-minute steps; at least 20 samples).
+    pub warmup: Duration,
     /// Samples used to find a seasonal period (and longest period considered: half of it).
     pub season_warmup: usize,
     /// Minimum autocorrelation for a period to be used.
@@ -38,7 +42,8 @@ pub struct EnsembleParams {
     pub floor: f64,
     /// Use time-of-day / time-of-week profiles (from timestamps) instead of the learned period.
     pub calendar: bool,
-    /// Per-visit learning rate of a calendar bucket.
+    /// Learning rate of a calendar bucket per visit 5 minutes apart (for other intervals, the
+    /// same learning per day).
     pub alpha_bucket: f64,
     /// A detection whose distance to the previous one matches the distance between the two
     /// before it (within this fraction) belongs to a regular train (a daily job's spike): it
@@ -53,10 +58,10 @@ impl Default for EnsembleParams {
         Self {
             alpha_long: 0.002,
             alpha_short: 0.02,
-            rest: 150,
+            rest: nab_steps(150),
             threshold: DEFAULT_THRESHOLD,
             weights: [1.0, 1.0, 1.0],
-            warmup: 300,
+            warmup: nab_steps(300),
             season_warmup: 600,
             min_autocorrelation: 0.8,
             alpha_season: 0.1,
@@ -94,7 +99,12 @@ pub struct EnsembleDetector {
     dmean: f64,
     dvar: f64,
     prev: f64,
-    since: usize,
+    interval: Interval,
+    /// The per-sample weights for the current interval, refreshed every 64 samples: long,
+    /// short, scale (raw mean and deviation, model errors), calendar bucket.
+    rates: [f64; 4],
+    seen: Seen,
+    rest: Rest,
     learn: Vec<f64>,
     period: usize,
     phase: usize,
@@ -106,6 +116,10 @@ pub struct EnsembleDetector {
     /// The last two detection times.
     detections: [Millis; 2],
 }
+
+/// EWMA weight of the series' scale (mean absolute deviation) and of the calendar models'
+/// errors, per 5 minutes (a memory of 8 h 20 min).
+const SCALE_ALPHA: f64 = 0.01;
 
 const DAY_BUCKETS: usize = 48;
 const WEEK_BUCKETS: usize = 7 * DAY_BUCKETS;
@@ -179,7 +193,10 @@ impl EnsembleDetector {
             dmean: 0.0,
             dvar: 0.0,
             prev: 0.0,
-            since: usize::MAX / 2,
+            interval: Interval::default(),
+            rates: [p.alpha_long, p.alpha_short, SCALE_ALPHA, p.alpha_bucket],
+            seen: Seen::default(),
+            rest: Rest::default(),
             learn: Vec::new(),
             period: 0,
             phase: 0,
@@ -194,8 +211,7 @@ impl EnsembleDetector {
 
     /// The residual after the best calendar model (none, time of day, time of week).
     fn decalendar(&mut self, ts: Millis, x: f64) -> f64 {
-        let a = self.p.alpha_bucket;
-        let al = self.p.alpha_long;
+        let [al, _, ae, a] = self.rates;
         let margin = self.p.model_margin;
         let Some(c) = self.cal.as_deref_mut() else {
             return x;
@@ -224,7 +240,7 @@ impl EnsembleDetector {
         };
         let out = res[best];
         for (e, r) in c.err.iter_mut().zip(res) {
-            *e += 0.01 * (r * r - *e);
+            *e += ae * (r * r - *e);
         }
         c.level += al * (x - c.level);
         if c.day_seen[db] {
@@ -272,7 +288,7 @@ impl EnsembleDetector {
         let s = self.profile[self.phase];
         let e = x - s;
         self.profile[self.phase] += self.p.alpha_season * (x - self.level - s);
-        self.level += self.p.alpha_long * (e - self.level);
+        self.level += self.rates[0] * (e - self.level);
         self.phase = (self.phase + 1) % self.period;
         e
     }
@@ -319,8 +335,16 @@ impl EnsembleDetector {
     }
 
     fn raw(&mut self, ts: Millis, x: f64) -> f64 {
-        self.raw_mean += 0.01 * (x - self.raw_mean);
-        self.raw_dev += 0.01 * ((x - self.raw_mean).abs() - self.raw_dev);
+        self.interval.tick(ts);
+        if self.n % 64 == 1 {
+            let steps = self.interval.steps();
+            let p = &self.p;
+            self.rates =
+                [p.alpha_long, p.alpha_short, SCALE_ALPHA, p.alpha_bucket].map(|a| rate(a, steps));
+        }
+        let [al, ashort, ascale, _] = self.rates;
+        self.raw_mean += ascale * (x - self.raw_mean);
+        self.raw_dev += ascale * ((x - self.raw_mean).abs() - self.raw_dev);
         let floor = self.p.floor * (self.raw_dev + 1e-3 * self.raw_mean.abs()).max(1e-9);
         let x = if self.p.calendar {
             self.decalendar(ts, x)
@@ -328,6 +352,7 @@ impl EnsembleDetector {
             self.deseason(x)
         };
         self.n += 1;
+        self.seen.tick(ts);
         if self.n == 1 {
             self.mean = x;
             self.short = x;
@@ -336,16 +361,20 @@ impl EnsembleDetector {
         }
         let p = self.p;
         let sd_before = self.var.sqrt().max(floor).max(1e-9);
-        let z_value = ew_z(&mut self.mean, &mut self.var, p.alpha_long, x, floor);
-        self.short += p.alpha_short * (x - self.short);
+        let z_value = ew_z(&mut self.mean, &mut self.var, al, x, floor);
+        self.short += ashort * (x - self.short);
         let z_shift = ((self.short - self.mean).abs() / sd_before).min(50.0);
         let dx = x - self.prev;
         self.prev = x;
-        let z_diff = ew_z(&mut self.dmean, &mut self.dvar, p.alpha_long, dx, floor);
+        let z_diff = ew_z(&mut self.dmean, &mut self.dvar, al, dx, floor);
         let s = (z_value * p.weights[0])
             .max(z_shift * p.weights[1])
             .max(z_diff * p.weights[2]);
-        if self.n < p.warmup { 0.0 } else { s }
+        if self.seen.covers(ts, p.warmup) {
+            s
+        } else {
+            0.0
+        }
     }
 }
 
@@ -356,10 +385,13 @@ impl Detector for EnsembleDetector {
         }
         let r = self.raw(ts, value);
         let score = r / (r + 5.0);
-        self.since = self.since.saturating_add(1);
-        let mut out = if self.since > self.p.rest { score } else { 0.0 };
+        let mut out = if self.rest.quiet(ts, self.p.rest) {
+            score
+        } else {
+            0.0
+        };
         if out >= self.p.threshold {
-            self.since = 0;
+            self.rest.start(ts);
             let [d1, d2] = self.detections;
             let tol = self.p.periodic_tolerance;
             if tol > 0.0 && d2 != Millis::MIN {

@@ -37,7 +37,120 @@ pub use context::{ContextDetector, ContextParams};
 pub use ensemble::{DEFAULT_THRESHOLD, EnsembleDetector, EnsembleParams};
 pub use likelihood::Likelihood;
 
+use std::time::Duration;
+
 use crate::time::Millis;
+
+/// Fewest samples any warm-up takes, whatever its length in time: a range or a variance
+/// estimated from fewer is noise.
+pub(crate) const MIN_WARMUP_SAMPLES: u64 = 100;
+
+/// `n` of NAB's 5-minute steps as a duration. The frozen parameters were first measured in
+/// samples of NAB's 5-minute series; their defaults in time are written with this.
+pub(crate) const fn nab_steps(n: u32) -> Duration {
+    Duration::from_secs(300 * n as u64)
+}
+
+/// A duration in milliseconds, saturating.
+pub(crate) fn millis(d: Duration) -> Millis {
+    Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX)
+}
+
+/// Series time seen so far: when the first sample came and how many came since, for warm-ups
+/// measured in time (with a floor of [`MIN_WARMUP_SAMPLES`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Seen {
+    first: Option<Millis>,
+    samples: u64,
+}
+
+impl Seen {
+    /// Counts a sample at `ts`.
+    pub(crate) fn tick(&mut self, ts: Millis) {
+        self.first.get_or_insert(ts);
+        self.samples = self.samples.saturating_add(1);
+    }
+
+    /// Whether at least `span` of series time and [`MIN_WARMUP_SAMPLES`] samples have been
+    /// seen by the sample at `ts`.
+    pub(crate) fn covers(&self, ts: Millis, span: Duration) -> bool {
+        self.samples >= MIN_WARMUP_SAMPLES
+            && self
+                .first
+                .is_some_and(|f| ts.saturating_sub(f) >= millis(span))
+    }
+}
+
+/// The series' typical sampling interval, learned from the gaps between samples: an EWMA of
+/// the gaps, each counted at most 4× the estimate (an outage does not stretch it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Interval {
+    last: Millis,
+    /// The estimate in NAB's 5-minute steps (1 until two samples came).
+    steps: f64,
+    known: bool,
+}
+
+impl Default for Interval {
+    fn default() -> Self {
+        Self {
+            last: Millis::MIN,
+            steps: 1.0,
+            known: false,
+        }
+    }
+}
+
+impl Interval {
+    /// Counts a sample at `ts`.
+    pub(crate) fn tick(&mut self, ts: Millis) {
+        if self.last != Millis::MIN && ts > self.last {
+            let gap = (ts - self.last) as f64 / 300_000.0;
+            if self.known {
+                self.steps += 0.05 * (gap.min(4.0 * self.steps) - self.steps);
+            } else {
+                (self.steps, self.known) = (gap, true);
+            }
+        }
+        self.last = self.last.max(ts);
+    }
+
+    /// The interval in NAB's 5-minute steps.
+    pub(crate) fn steps(&self) -> f64 {
+        self.steps
+    }
+}
+
+/// The per-sample weight of an EWMA whose weight is `per_step` per NAB 5-minute step, for
+/// samples `steps` steps apart: the same memory in time for series sampled faster than every
+/// 5 minutes, and the same memory in samples for slower ones (a floor: measured on NAB's
+/// hourly and 30-minute files, shorter memories in samples cost 0.9 points — `BENCHMARKS.md`).
+pub(crate) fn rate(per_step: f64, steps: f64) -> f64 {
+    (1.0 - (1.0 - per_step).powf(steps)).min(per_step)
+}
+
+/// A silence after an event, in series time: [`Rest::quiet`] is false until `rest` has passed
+/// since the last [`Rest::start`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rest {
+    last: Millis,
+}
+
+impl Default for Rest {
+    fn default() -> Self {
+        Self { last: Millis::MIN }
+    }
+}
+
+impl Rest {
+    pub(crate) fn start(&mut self, ts: Millis) {
+        self.last = ts;
+    }
+
+    pub(crate) fn quiet(&self, ts: Millis, rest: Duration) -> bool {
+        self.last == Millis::MIN || ts.saturating_sub(self.last) > millis(rest)
+    }
+}
 
 /// A streaming anomaly detector for one series.
 pub trait Detector: Send + std::fmt::Debug {
