@@ -11,7 +11,7 @@
 //!   upper bound of what Alertmanager adds, not an equal comparison).
 //! - memory: RSS growth per firing alert held by the engine and the pipeline (printed).
 //! - `anomaly_detector`: samples/s of the default detector (`CombinedDetector`) and of its
-//!   magnitude half alone on a seasonal series with spikes, next to an EWMA z-score (the
+//!   magnitude half alone and of `ArtDetector`, on a seasonal series with spikes, next to an EWMA z-score (the
 //!   cheapest useful detector); memory per series, also after white noise (printed).
 //!
 //! `cargo bench --bench alerting`
@@ -281,7 +281,9 @@ fn memory(quick: bool) {
 }
 
 fn detectors(c: &mut Criterion) {
-    use nexus_alerting::anomaly::{CombinedDetector, Detector, EnsembleDetector, EwmaDetector};
+    use nexus_alerting::anomaly::{
+        ArtDetector, CombinedDetector, Detector, EnsembleDetector, EwmaDetector,
+    };
     // One series with a daily pattern, noise and a few spikes: 100 000 samples.
     let mut rng = fastrand::Rng::with_seed(11);
     let values: Vec<f64> = (0..100_000)
@@ -308,20 +310,24 @@ fn detectors(c: &mut Criterion) {
     g.bench_function("nexus_ensemble_alone", |b| {
         b.iter(|| black_box(feed(&mut EnsembleDetector::default(), &values)))
     });
+    g.bench_function("nexus_art", |b| {
+        b.iter(|| black_box(feed(&mut ArtDetector::default(), &values)))
+    });
     g.bench_function("peer_ewma_zscore", |b| {
         b.iter(|| black_box(feed(&mut EwmaDetector::new(0.05, 100), &values)))
     });
     g.finish();
     // Memory per series: after the series above, and after a series whose values spread over
-    // fifteen orders of magnitude (the worst case we know: every value new, the transition
-    // memory fills to its bound).
+    // fifteen orders of magnitude once its range was learned on 3 000 calm samples (the
+    // warm-up and learning periods are 25 h each at one sample a minute): the worst case we
+    // know, every value new, the transition memory fills to its bound.
     let mut d = EnsembleDetector::default();
     feed(&mut d, &values);
     let mut c = CombinedDetector::default();
     feed(&mut c, &values);
     let noise: Vec<f64> = (0..200_000)
         .map(|i| {
-            if i < 1000 {
+            if i < 3000 {
                 rng.f64()
             } else {
                 10f64.powf(rng.f64() * 15.0)
@@ -330,15 +336,21 @@ fn detectors(c: &mut Criterion) {
         .collect();
     let mut w = CombinedDetector::default();
     feed(&mut w, &noise);
+    let mut a = ArtDetector::default();
+    feed(&mut a, &values);
+    let mut an = ArtDetector::default();
+    feed(&mut an, &noise);
     println!(
         "anomaly_detector memory: EnsembleDetector holds {} bytes per series; the default \
          (CombinedDetector) {} bytes after the {} samples above, {} bytes after {} samples \
-         spread over fifteen orders of magnitude",
+         spread over fifteen orders of magnitude; ArtDetector {} and {} bytes after the same two",
         d.memory_bytes(),
         c.memory_bytes(),
         values.len(),
         w.memory_bytes(),
-        noise.len()
+        noise.len(),
+        a.memory_bytes(),
+        an.memory_bytes()
     );
 }
 

@@ -5,6 +5,14 @@
 //! `-- --sweep` instead prints the standard score at the frozen threshold of `CombinedDetector`
 //! around its frozen parameters (the table in `BENCHMARKS.md`).
 //!
+//! Detectors: `default`, `ensemble`, `context`, `art` (streaming; `ART_BLOCK_MINUTES` and
+//! `ART_TREND_BLOCKS` override its block and learning period), `art-range` (told the file's
+//! range), `art-nab` (ARTime's own protocol: the file's range, and a block and learning period
+//! sized from the file's length so that the learning period is NAB's probation), and the
+//! baselines.
+//!
+//! `-- --loco-threshold NAME…` prints leave-one-category-out scores over the threshold alone.
+//!
 //! `-- --loco` prints leave-one-category-out scores: for each category, the combined detector's
 //! three combined-level parameters (context threshold, rest, context margin) chosen on the other
 //! categories' files from a grid, then scored on the held-out one.
@@ -14,8 +22,8 @@ use std::path::PathBuf;
 
 use nexus_alerting::anomaly::nab::{self, DataFile, PROFILES, ScoredFile};
 use nexus_alerting::anomaly::{
-    CombinedDetector, CombinedParams, ContextDetector, DEFAULT_THRESHOLD, Detector,
-    EnsembleDetector, EwmaDetector, Likelihood, MadDetector, SeasonalDetector,
+    ArtDetector, ArtParams, CombinedDetector, CombinedParams, ContextDetector, DEFAULT_THRESHOLD,
+    Detector, EnsembleDetector, EwmaDetector, Likelihood, MadDetector, SeasonalDetector,
 };
 
 fn corpus_root() -> PathBuf {
@@ -38,6 +46,22 @@ fn make(name: &str) -> Box<dyn Detector> {
     match name {
         "default" => Box::new(CombinedDetector::default()),
         "ensemble" => Box::new(EnsembleDetector::default()),
+        "art" => {
+            let mut p = ArtParams::default();
+            if let Some(b) = std::env::var("ART_BLOCK_MINUTES")
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                p.block = std::time::Duration::from_secs(60 * b);
+            }
+            if let Some(t) = std::env::var("ART_TREND_BLOCKS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                p.trend = t;
+            }
+            Box::new(ArtDetector::new(p))
+        }
         "context" => Box::new(ContextDetector::default()),
         "ewma" => Box::new(EwmaDetector::new(0.05, 100)),
         "mad" => Box::new(MadDetector::new(200)),
@@ -54,7 +78,32 @@ fn make(name: &str) -> Box<dyn Detector> {
 }
 
 fn run(files: &[DataFile], name: &str) -> Vec<Vec<f64>> {
-    files.iter().map(|f| f.feed(make(name).as_mut())).collect()
+    files
+        .iter()
+        .map(|f| {
+            let lo = f.values.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = f.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let mut d: Box<dyn Detector> = match name {
+                "art-range" => Box::new(ArtDetector::with_range(Default::default(), lo, hi)),
+                "art-nab" => {
+                    // ARTime's file-relative setup: the learning period is NAB's probation.
+                    let n = f.values.len();
+                    let prob = if n < 5000 { n * 15 / 100 } else { 750 };
+                    let prob = prob - prob % 2;
+                    let sstep = (prob / 104).max(1);
+                    let mut gaps: Vec<i64> = f.timestamps.windows(2).map(|w| w[1] - w[0]).collect();
+                    gaps.sort();
+                    let gap = gaps[gaps.len() / 2] as u64;
+                    let mut p = ArtParams::default();
+                    p.block = std::time::Duration::from_secs(gap * sstep as u64);
+                    p.trend = prob / sstep;
+                    Box::new(ArtDetector::with_range(p, lo, hi))
+                }
+                _ => make(name),
+            };
+            f.feed(d.as_mut())
+        })
+        .collect()
 }
 
 fn main() {
@@ -64,7 +113,7 @@ fn main() {
     let mut names = Vec::new();
     let mut i = 0;
     while i < args.len() {
-        if args[i] == "--diag" {
+        if args[i] == "--diag" || args[i] == "--loco-threshold" {
             i += 1;
         } else if args[i] == "--write" {
             write = Some(PathBuf::from(&args[i + 1]));
@@ -94,6 +143,12 @@ fn main() {
     }
     if args.iter().any(|a| a == "--loco") {
         loco(&files);
+        return;
+    }
+    if args.iter().any(|a| a == "--loco-threshold") {
+        for name in names.iter().filter(|n| !n.starts_with("--")) {
+            loco_threshold(&files, name);
+        }
         return;
     }
     for name in &names {
@@ -299,5 +354,40 @@ fn loco(files: &[DataFile]) {
         all(&frozen).normalised,
         best_all.0,
         best_all.1
+    );
+}
+
+/// Leave-one-category-out over the detection threshold alone: NAB's threshold sweep on three
+/// categories, the fourth scored at that threshold.
+fn loco_threshold(files: &[DataFile], name: &str) {
+    let scores = run(files, name);
+    let scored: Vec<ScoredFile> = files
+        .iter()
+        .zip(&scores)
+        .map(|(f, s)| ScoredFile::new(f, s))
+        .collect();
+    let category = |f: &ScoredFile| f.key.split('/').next().unwrap_or("").to_owned();
+    let mut categories: Vec<String> = scored.iter().map(category).collect();
+    categories.dedup();
+    let cm = &PROFILES[0].1;
+    println!(
+        "{name}: | held-out category | threshold chosen on the other three | held-out score |"
+    );
+    for held in &categories {
+        let (train, test): (Vec<ScoredFile>, Vec<ScoredFile>) =
+            scored.iter().cloned().partition(|f| &category(f) != held);
+        let t = nab::optimise(&train, cm).threshold;
+        let s = nab::score(&test, t, cm);
+        println!(
+            "| {held} | {t:.4} | {:.2} ({} FPs) |",
+            s.normalised, s.false_positives
+        );
+    }
+    let all = nab::optimise(&scored, cm);
+    println!(
+        "all-in best {:.2} at {:.4}; at 0.5: {:.2}",
+        all.normalised,
+        all.threshold,
+        nab::score(&scored, 0.5, cm).normalised
     );
 }

@@ -87,7 +87,7 @@ impl CombinedDetector {
         Self {
             ensemble: EnsembleDetector::new(p.ensemble),
             context: ContextDetector::new(p.context),
-            rest: Rest::default(),
+            rest: Rest::new(p.rest),
             p,
         }
     }
@@ -114,11 +114,7 @@ impl Detector for CombinedDetector {
         let a = self.ensemble.update(ts, value);
         let b = self.context.update(ts, value) * DEFAULT_THRESHOLD / self.p.context_threshold;
         let s = a.max(b).clamp(0.0, 1.0);
-        let out = if self.rest.quiet(ts, self.p.rest) {
-            s
-        } else {
-            0.0
-        };
+        let out = if self.rest.quiet(ts) { s } else { 0.0 };
         if out >= DEFAULT_THRESHOLD {
             self.rest.start(ts);
         }

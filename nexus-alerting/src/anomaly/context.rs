@@ -483,7 +483,7 @@ impl ContextDetector {
             p,
             seen: Seen::default(),
             phase: Phase::Range,
-            rest: Rest::default(),
+            rest: Rest::new(p.rest),
             lo: f64::INFINITY,
             hi: f64::NEG_INFINITY,
             base: 0.0,
@@ -602,7 +602,7 @@ impl Detector for ContextDetector {
             }
             return 0.0;
         }
-        let quiet = self.rest.quiet(ts, self.p.rest);
+        let quiet = self.rest.quiet(ts);
         if raw >= self.p.rest_threshold && !self.p.rest.is_zero() {
             self.rest.start(ts);
         }

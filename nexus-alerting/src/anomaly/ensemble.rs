@@ -104,6 +104,8 @@ pub struct EnsembleDetector {
     /// short, scale (raw mean and deviation, model errors), calendar bucket.
     rates: [f64; 4],
     seen: Seen,
+    /// The warm-up is over.
+    warm: bool,
     rest: Rest,
     learn: Vec<f64>,
     period: usize,
@@ -196,7 +198,8 @@ impl EnsembleDetector {
             interval: Interval::default(),
             rates: [p.alpha_long, p.alpha_short, SCALE_ALPHA, p.alpha_bucket],
             seen: Seen::default(),
-            rest: Rest::default(),
+            rest: Rest::new(p.rest),
+            warm: false,
             learn: Vec::new(),
             period: 0,
             phase: 0,
@@ -370,7 +373,8 @@ impl EnsembleDetector {
         let s = (z_value * p.weights[0])
             .max(z_shift * p.weights[1])
             .max(z_diff * p.weights[2]);
-        if self.seen.covers(ts, p.warmup) {
+        if self.warm || self.seen.covers(ts, p.warmup) {
+            self.warm = true;
             s
         } else {
             0.0
@@ -385,11 +389,7 @@ impl Detector for EnsembleDetector {
         }
         let r = self.raw(ts, value);
         let score = r / (r + 5.0);
-        let mut out = if self.rest.quiet(ts, self.p.rest) {
-            score
-        } else {
-            0.0
-        };
+        let mut out = if self.rest.quiet(ts) { score } else { 0.0 };
         if out >= self.p.threshold {
             self.rest.start(ts);
             let [d1, d2] = self.detections;
