@@ -11,6 +11,13 @@
 //! sized from the file's length so that the learning period is NAB's probation), and the
 //! baselines.
 //!
+//! `-- --resample thin30[:SEED]|half-hour` scores the corpus changed first: every row dropped
+//! with probability 0.3 (an irregular series; seeded per file and by SEED), or averaged into
+//! 30-minute buckets; windows keep their time span (edges moved to the first and last row
+//! inside). The same anomalies at another sampling: figures that hold across rates should
+//! barely move. `--write-corpus DIR` writes the changed corpus in NAB's layout (to score it with
+//! another build: `NEXUS_NAB=DIR`) and exits.
+//!
 //! `-- --loco-threshold NAME…` prints leave-one-category-out scores over the threshold alone.
 //!
 //! `-- --loco` prints leave-one-category-out scores: for each category, the combined detector's
@@ -109,12 +116,20 @@ fn run(files: &[DataFile], name: &str) -> Vec<Vec<f64>> {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut write = None;
+    let mut resample = None;
+    let mut write_corpus = None;
     let diag = args.iter().any(|a| a == "--diag");
     let mut names = Vec::new();
     let mut i = 0;
     while i < args.len() {
         if args[i] == "--diag" || args[i] == "--loco-threshold" {
             i += 1;
+        } else if args[i] == "--write-corpus" {
+            write_corpus = Some(PathBuf::from(&args[i + 1]));
+            i += 2;
+        } else if args[i] == "--resample" {
+            resample = Some(args[i + 1].clone());
+            i += 2;
         } else if args[i] == "--write" {
             write = Some(PathBuf::from(&args[i + 1]));
             i += 2;
@@ -136,7 +151,14 @@ fn main() {
         .map(String::from)
         .to_vec();
     }
-    let files = nab::load_corpus(&corpus_root()).unwrap();
+    let mut files = nab::load_corpus(&corpus_root()).unwrap();
+    if let Some(how) = &resample {
+        files = files.iter().map(|f| resampled(f, how)).collect();
+    }
+    if let Some(dir) = &write_corpus {
+        save_corpus(&files, dir);
+        return;
+    }
     if args.iter().any(|a| a == "--sweep") {
         sweep(&files);
         return;
@@ -390,4 +412,49 @@ fn loco_threshold(files: &[DataFile], name: &str) {
         all.threshold,
         nab::score(&scored, 0.5, cm).normalised
     );
+}
+
+/// `f` at another sampling (see the module documentation), its windows kept in time.
+fn resampled(f: &DataFile, how: &str) -> DataFile {
+    let (how, seed) = how.split_once(':').unwrap_or((how, "0"));
+    match how {
+        "thin30" => f.thinned(0.3, seed.parse().unwrap()),
+        "half-hour" => f.bucketed(1800),
+        other => panic!("unknown resampling {other}: thin30[:SEED] or half-hour"),
+    }
+}
+
+/// Writes `files` in NAB's layout (data, labels; the profiles copied from the corpus).
+fn save_corpus(files: &[DataFile], dir: &std::path::Path) {
+    let mut labels = serde_json::Map::new();
+    for f in files {
+        let path = dir.join("data").join(&f.key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut csv = String::from("timestamp,value\n");
+        for (t, v) in f.timestamps.iter().zip(&f.values) {
+            csv.push_str(&format!("{},{v}\n", fmt_time(*t)));
+        }
+        std::fs::write(path, csv).unwrap();
+        let windows: Vec<serde_json::Value> = f
+            .windows
+            .iter()
+            .map(|&(a, b)| {
+                let edge = |i: usize| format!("{}.000000", fmt_time(f.timestamps[i]));
+                serde_json::json!([edge(a), edge(b)])
+            })
+            .collect();
+        labels.insert(f.key.clone(), windows.into());
+    }
+    std::fs::create_dir_all(dir.join("labels")).unwrap();
+    std::fs::write(
+        dir.join("labels/combined_windows.json"),
+        serde_json::to_string_pretty(&labels).unwrap(),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("config")).unwrap();
+    std::fs::copy(
+        corpus_root().join("config/profiles.json"),
+        dir.join("config/profiles.json"),
+    )
+    .unwrap();
 }

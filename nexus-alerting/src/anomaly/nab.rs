@@ -95,6 +95,67 @@ impl DataFile {
     }
 }
 
+impl DataFile {
+    /// This file averaged into buckets of `secs` seconds of its timestamps (one row per
+    /// bucket that has rows, at the bucket's start): the same series sampled more slowly.
+    /// Windows keep their time span (edges moved to the first and last row inside; a window
+    /// left with no row is dropped).
+    pub fn bucketed(&self, secs: i64) -> DataFile {
+        let (mut ts, mut vs) = (Vec::new(), Vec::<f64>::new());
+        let mut n = 0.0;
+        for (&t, &v) in self.timestamps.iter().zip(&self.values) {
+            let bucket = t - t.rem_euclid(secs.max(1));
+            if ts.last() == Some(&bucket) {
+                n += 1.0;
+                if let Some(mean) = vs.last_mut() {
+                    *mean += (v - *mean) / n;
+                }
+            } else {
+                n = 1.0;
+                ts.push(bucket);
+                vs.push(v);
+            }
+        }
+        self.with_rows(ts, vs)
+    }
+
+    /// This file with each row dropped with probability `share` (deterministic per file and
+    /// `seed`): the same series sampled irregularly. Windows as in [`DataFile::bucketed`].
+    pub fn thinned(&self, share: f64, seed: u64) -> DataFile {
+        let seed = self
+            .key
+            .bytes()
+            .fold(seed, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let (ts, vs) = self
+            .timestamps
+            .iter()
+            .zip(&self.values)
+            .filter(|_| rng.f64() >= share)
+            .unzip();
+        self.with_rows(ts, vs)
+    }
+
+    fn with_rows(&self, ts: Vec<i64>, vs: Vec<f64>) -> DataFile {
+        let windows = self
+            .windows
+            .iter()
+            .filter_map(|&(a, b)| {
+                let (ta, tb) = (self.timestamps[a], self.timestamps[b]);
+                let first = ts.iter().position(|&t| t >= ta)?;
+                let last = ts.iter().rposition(|&t| t <= tb)?;
+                (first <= last).then_some((first, last))
+            })
+            .collect();
+        DataFile {
+            key: self.key.clone(),
+            timestamps: ts,
+            values: vs,
+            windows,
+        }
+    }
+}
+
 /// Parses `YYYY-MM-DD HH:MM:SS[.ffffff]` as naive seconds (UTC).
 pub fn parse_time(s: &str) -> Option<i64> {
     nexus_core::time::parse_utc_seconds(s)
