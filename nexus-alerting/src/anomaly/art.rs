@@ -613,7 +613,8 @@ impl Detector for ArtDetector {
         // The block closes with its last expected sample: the next one would fall past its end.
         let step = self.interval.steps() * 300_000.0;
         let block_ms = super::millis(self.p.block) as f64;
-        if (ts.saturating_sub(b.start)) as f64 + step >= block_ms - 1.0 {
+        // A clock that went back closes the block too (it would never end otherwise).
+        if ts < b.start || (ts - b.start) as f64 + step >= block_ms - 1.0 || b.n == u32::MAX {
             let b = *b;
             self.block = None;
             return self.close(b);
