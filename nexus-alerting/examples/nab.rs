@@ -174,9 +174,14 @@ fn main() {
         return;
     }
     for name in &names {
-        let t0 = std::time::Instant::now();
-        let scores = run(&files, name);
-        let secs = t0.elapsed().as_secs_f64();
+        // The replay's speed: the best of three runs (the machines are shared and noisy).
+        let mut secs = f64::INFINITY;
+        let mut scores = Vec::new();
+        for _ in 0..3 {
+            let t0 = std::time::Instant::now();
+            scores = run(&files, name);
+            secs = secs.min(t0.elapsed().as_secs_f64());
+        }
         let scored: Vec<ScoredFile> = files
             .iter()
             .zip(&scores)
