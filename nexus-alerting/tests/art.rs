@@ -81,6 +81,8 @@ fn hostile_input_and_determinism() {
                 1 => f64::INFINITY,
                 2 => f64::MIN_POSITIVE,
                 3 => -1e300,
+                4 => f64::MAX,
+                5 => -f64::MAX,
                 _ => ((i * 37) % 19) as f64,
             };
             // Timestamps repeat and step back now and then.

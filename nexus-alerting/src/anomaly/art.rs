@@ -18,7 +18,7 @@
 //! range given, the learning period sized to NAB's probation from the file's length) this
 //! implementation scores 67.45 at NAB's best threshold, where the published ARTime scores
 //! 67.85 — the method is reproduced. Streaming (range learned, blocks and learning period in
-//! time) it scores 57.45, below [`CombinedDetector`](super::CombinedDetector)'s 67.93; added to
+//! time) it scores 57.38, below [`CombinedDetector`](super::CombinedDetector)'s 67.93; added to
 //! it (higher score wins, under its rest) or used as a veto of its detections, it lowers the
 //! combined score. So it is not the default; it is here for series where shapes matter more
 //! than magnitudes and for comparison. What it does not see: a flat stretch inside the usual
@@ -122,14 +122,14 @@ impl Network {
             };
         }
         // Match every category; remember the best and whether any passes a vigilance.
-        let (mut best, mut best_energy, mut best_j) = (0.0f64, 0.0f64, usize::MAX);
+        let (mut best, mut best_energy) = (0.0f64, 0.0f64);
         let mut resonated = false;
         let (lb, ub) = (self.rho_lb, self.rho_ub);
         let mut lb_best = (0.0f64, usize::MAX);
         for j in 0..self.cats.len() {
             let (m, e) = activation(x, &self.cats[j]);
             if m > best {
-                (best, best_energy, best_j) = (m, e, j);
+                (best, best_energy) = (m, e);
             }
             if m >= ub {
                 // Resonance: fast learning (the category shrinks to the common part).
@@ -144,7 +144,6 @@ impl Network {
                 lb_best = (m, j);
             }
         }
-        let _ = best_j;
         let novel = if resonated {
             false
         } else if lb_best.1 != usize::MAX {
@@ -381,7 +380,8 @@ impl ArtDetector {
     /// A block's value through normalisation, the window and the network; the score.
     fn shape(&mut self, v: f64) -> f64 {
         let span = self.hi - self.lo;
-        let norm = if span > 0.0 {
+        // Values near f64::MAX overflow the span: such a block sits at the bottom.
+        let norm = if span > 0.0 && span.is_finite() {
             (v - self.lo) / span
         } else {
             0.0
@@ -557,6 +557,9 @@ impl ArtDetector {
         let ub = (miss - (1.0 - self.net.rho_ub)) / miss;
         let lb = (miss - (1.0 - self.net.rho_lb)) / miss;
         let c = ((ub * 0.35 + lb * 0.65) + (1.0 - r.energy) * 1.5).clamp(0.0, 1.0);
+        if c.is_nan() {
+            return 0.0;
+        }
         // ARTime's confidence, mapped monotonically so that its threshold lands on
         // `DEFAULT_THRESHOLD`: c^γ with 0.4^γ = 0.5.
         c.powf(0.5f64.ln() / CONFIDENCE_THRESHOLD.ln())
@@ -613,8 +616,10 @@ impl Detector for ArtDetector {
         // The block closes with its last expected sample: the next one would fall past its end.
         let step = self.interval.steps() * 300_000.0;
         let block_ms = super::millis(self.p.block) as f64;
-        // A clock that went back closes the block too (it would never end otherwise).
-        if ts < b.start || (ts - b.start) as f64 + step >= block_ms - 1.0 || b.n == u32::MAX {
+        // A clock that went back by more than a block closes it too (it would never end
+        // otherwise); a sample slightly out of order stays in it.
+        let back = (b.start - ts) as f64;
+        if back > block_ms || (ts - b.start) as f64 + step >= block_ms - 1.0 || b.n == u32::MAX {
             let b = *b;
             self.block = None;
             return self.close(b);

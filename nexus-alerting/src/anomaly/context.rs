@@ -36,10 +36,10 @@ pub struct ContextParams {
     /// with wild outliers makes.
     pub extra_bits: u32,
     /// Series time over which the range is learned, scores 0 meanwhile (25 h: 300 of NAB's
-    /// 5-minute steps; at least 20 samples).
+    /// 5-minute steps; at least 100 samples).
     pub warmup: Duration,
     /// Series time after the warm-up during which the memory learns but scores 0 (everything
-    /// is new to an empty memory; 25 h, at least 20 samples).
+    /// is new to an empty memory; 25 h, at least 100 samples).
     pub learn: Duration,
     /// Margin added on each side of the learned range, as a fraction of it.
     pub margin: f64,

@@ -19,10 +19,10 @@ pub const DEFAULT_THRESHOLD: f64 = 0.5;
 #[non_exhaustive]
 pub struct EnsembleParams {
     /// EWMA weight of the long-run level and variance, per 5 minutes of series time (a
-    /// memory of 41 h 40 min; at least 100 samples).
+    /// memory of 41 h 40 min; for a series sampled more slowly, 500 samples).
     pub alpha_long: f64,
-    /// EWMA weight of the short-run mean, per 5 minutes (a memory of 4 h 10 min; at least 50
-    /// samples).
+    /// EWMA weight of the short-run mean, per 5 minutes (a memory of 4 h 10 min; for a series
+    /// sampled more slowly, 50 samples).
     pub alpha_short: f64,
     /// Series time of silence after a detection (12 h 30 min: 150 of NAB's 5-minute steps).
     pub rest: Duration,
@@ -30,7 +30,7 @@ pub struct EnsembleParams {
     pub threshold: f64,
     /// Weights of the value, short-mean and difference views.
     pub weights: [f64; 3],
-    /// Series time before any score (25 h: 300 of NAB's 5-minute steps; at least 20 samples).
+    /// Series time before any score (25 h: 300 of NAB's 5-minute steps; at least 100 samples).
     pub warmup: Duration,
     /// Samples used to find a seasonal period (and longest period considered: half of it).
     pub season_warmup: usize,
@@ -42,8 +42,8 @@ pub struct EnsembleParams {
     pub floor: f64,
     /// Use time-of-day / time-of-week profiles (from timestamps) instead of the learned period.
     pub calendar: bool,
-    /// Learning rate of a calendar bucket per visit 5 minutes apart (for other intervals, the
-    /// same learning per day).
+    /// Learning rate of a calendar bucket per visit 5 minutes apart (for a series sampled
+    /// faster, the same learning per day; more slowly, this per visit).
     pub alpha_bucket: f64,
     /// A detection whose distance to the previous one matches the distance between the two
     /// before it (within this fraction) belongs to a regular train (a daily job's spike): it
