@@ -88,10 +88,18 @@ fn run(files: &[DataFile], name: &str) -> Vec<Vec<f64>> {
     files
         .iter()
         .map(|f| {
-            let lo = f.values.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = f.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            // The file's range, for the detectors told it (NAB's protocol); outside the timed
+            // work of the others.
+            let range = || {
+                let lo = f.values.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = f.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                (lo, hi)
+            };
             let mut d: Box<dyn Detector> = match name {
-                "art-range" => Box::new(ArtDetector::with_range(Default::default(), lo, hi)),
+                "art-range" => {
+                    let (lo, hi) = range();
+                    Box::new(ArtDetector::with_range(Default::default(), lo, hi))
+                }
                 "art-nab" => {
                     // ARTime's file-relative setup: the learning period is NAB's probation.
                     let n = f.values.len();
@@ -104,6 +112,7 @@ fn run(files: &[DataFile], name: &str) -> Vec<Vec<f64>> {
                     let mut p = ArtParams::default();
                     p.block = std::time::Duration::from_secs(gap * sstep as u64);
                     p.trend = prob / sstep;
+                    let (lo, hi) = range();
                     Box::new(ArtDetector::with_range(p, lo, hi))
                 }
                 _ => make(name),

@@ -258,7 +258,8 @@ struct Vigilance {
     last_update: u64,
     mask_after_new: bool,
     since_new: u64,
-    anomaly_sims: Vec<f64>,
+    /// The best matches of the last 64 anomalies (the lower vigilance stays above their mean).
+    anomaly_sims: VecDeque<f64>,
     /// Running mean of the best matches (the upper vigilance follows it).
     sim_sum: f64,
     sim_n: u64,
@@ -497,7 +498,7 @@ impl ArtDetector {
         }
         s.shortfalls.push_back(self.net.rho_ub - r.best);
         if i.saturating_sub(s.last_anomaly) < mask_len
-            && let Some(last) = s.anomaly_sims.last_mut()
+            && let Some(last) = s.anomaly_sims.back_mut()
         {
             *last = last.min(r.best);
         }
@@ -508,9 +509,9 @@ impl ArtDetector {
             score = self.confidence(r);
             let s = &mut self.state;
             if s.anomaly_sims.len() >= 64 {
-                s.anomaly_sims.remove(0);
+                s.anomaly_sims.pop_front();
             }
-            s.anomaly_sims.push(r.best);
+            s.anomaly_sims.push_back(r.best);
             s.last_anomaly_sim = r.best;
             s.last_anomaly = i;
         }
