@@ -123,24 +123,27 @@ impl Left {
         }
     }
 
-    /// The group held and the value with these facts came.
-    fn count(&mut self, facts: &[u8]) {
+    /// The group held and the value with these facts came (`facts`: their positions,
+    /// ascending; `bits`: the same facts as masks).
+    fn count(&mut self, facts: &[u8], bits: &[Mask]) {
         // Saturating: after 2^32 steps the shares freeze rather than wrap.
         self.held = self.held.saturating_add(1);
+        let Some(&last) = facts.last() else {
+            return;
+        };
+        if self.followed.len() <= usize::from(last) {
+            self.followed.resize(usize::from(last) + 1, 0);
+        }
         let (mut top, mut expected) = (self.top, self.expected);
-        for &i in facts {
-            let i = usize::from(i);
-            if self.followed.len() <= i {
-                self.followed.resize(i + 1, 0);
-            }
-            let slot = &mut self.followed[i];
+        for (&i, &bit) in facts.iter().zip(bits) {
+            let slot = &mut self.followed[usize::from(i)];
             *slot = slot.saturating_add(1);
             let n = *slot;
-            if n > top {
-                (top, expected) = (n, 0);
-            }
-            if n == top {
-                expected |= 1 << i;
+            if n >= top {
+                if n > top {
+                    (top, expected) = (n, 0);
+                }
+                expected |= bit;
             }
         }
         (self.top, self.expected) = (top, expected);
@@ -318,12 +321,17 @@ impl Lane {
             self.within(g);
         }
         let mut total = 0;
-        let mut positions = [0u8; 128];
+        // At most one fact per quantised bit (MAX_BITS) and the sign fact.
+        let mut positions = [0u8; MAX_BITS as usize + 1];
+        let mut bits = [0 as Mask; MAX_BITS as usize + 1];
         let n = facts(sensed)
-            .zip(&mut positions)
-            .map(|(i, p)| *p = i as u8)
+            .zip(positions.iter_mut().zip(bits.iter_mut()))
+            .map(|(i, (p, b))| {
+                *p = i as u8;
+                *b = 1 << i;
+            })
             .count();
-        let positions = &positions[..n];
+        let (positions, bits) = (&positions[..n], &bits[..n]);
         let read = known.is_some();
         for &l in &self.values[g as usize].within {
             let ls = &mut self.lefts[l as usize];
@@ -331,7 +339,7 @@ impl Lane {
                 expected.add(ls);
             }
             total += ls.rights.len() as u32;
-            ls.count(positions);
+            ls.count(positions, bits);
         }
         // Count the contexts of the left groups that held (checked) and those the value
         // confirmed; on a step that made a new context, also derive contexts from every left
