@@ -4,7 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 use nexus_alerting::anomaly::{
-    CombinedDetector, ContextDetector, ContextParams, DEFAULT_THRESHOLD, Detector, EnsembleDetector,
+    CombinedDetector, CombinedParams, ContextDetector, ContextParams, DEFAULT_THRESHOLD, Detector,
+    EnsembleDetector,
 };
 
 /// NAB's 5-minute step: the sampling these series use (the detectors' warm-ups and rests are
@@ -200,4 +201,33 @@ fn wild_outliers_take_a_bounded_number_of_facts() {
     let uncapped = wild(p);
     assert!(capped * 3 < uncapped, "{capped} vs {uncapped}");
     assert!(capped < 4 << 20, "{capped}");
+}
+
+/// A rule alerting at 0.7 uses a detector whose rest starts at 0.7: a moderate spike (score
+/// between 0.5 and 0.7) then does not silence it, and a strong one 2.5 hours later is
+/// reported. With the default bar the moderate spike starts the rest and the strong one
+/// scores 0 — a rule at 0.7 over it would have seen neither.
+#[test]
+fn the_rest_starts_at_the_detectors_own_threshold() {
+    let series = |i: i64| match i {
+        1500 => 12.0,
+        1530 => 40.0,
+        _ => 10.0 + ((i * 7919) % 13) as f64 / 13.0,
+    };
+    let default = run(&mut CombinedDetector::default(), 1531, series);
+    assert!(
+        (DEFAULT_THRESHOLD..0.7).contains(&default[1500]),
+        "moderate: {}",
+        default[1500]
+    );
+    assert_eq!(
+        default[1530], 0.0,
+        "silenced by the rest the moderate spike started"
+    );
+    let mut p = CombinedParams::default();
+    p.threshold = 0.7;
+    let strict = run(&mut CombinedDetector::new(p), 1531, series);
+    assert!(strict[1500] < 0.7, "moderate: {}", strict[1500]);
+    assert!(strict[1530] >= 0.7, "strong: {}", strict[1530]);
+    assert!(strict[..1530].iter().all(|&s| s < 0.7));
 }

@@ -28,6 +28,11 @@ pub struct CombinedParams {
     /// Series time of silence after a detection of either (16 h 40 min: 200 of NAB's
     /// 5-minute steps).
     pub rest: Duration,
+    /// The score that counts as a detection and starts the rest (the ensemble's own rest
+    /// too: it replaces `ensemble.threshold`). A rule that alerts at another bar — say
+    /// `anomaly(x) >= 0.7` — should use a detector with that bar here; otherwise a score
+    /// between 0.5 and 0.7 silences the detector for `rest` without alerting.
+    pub threshold: f64,
 }
 
 impl Default for CombinedParams {
@@ -40,6 +45,7 @@ impl Default for CombinedParams {
             },
             context_threshold: 0.7,
             rest: nab_steps(200),
+            threshold: DEFAULT_THRESHOLD,
         }
     }
 }
@@ -85,7 +91,10 @@ impl CombinedDetector {
     /// A detector with `p`.
     pub fn new(p: CombinedParams) -> Self {
         Self {
-            ensemble: EnsembleDetector::new(p.ensemble),
+            ensemble: EnsembleDetector::new(EnsembleParams {
+                threshold: p.threshold,
+                ..p.ensemble
+            }),
             context: ContextDetector::new(p.context),
             rest: Rest::new(p.rest),
             p,
@@ -115,7 +124,7 @@ impl Detector for CombinedDetector {
         let b = self.context.update(ts, value) * DEFAULT_THRESHOLD / self.p.context_threshold;
         let s = a.max(b).clamp(0.0, 1.0);
         let out = if self.rest.quiet(ts) { s } else { 0.0 };
-        if out >= DEFAULT_THRESHOLD {
+        if out >= self.p.threshold {
             self.rest.start(ts);
         }
         out
