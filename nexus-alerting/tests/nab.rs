@@ -1,7 +1,7 @@
 //! The NAB scorer against the reference scorer `shared/tools/nab_score.py`, on the default
 //! detector's outputs over the shared corpus: the normalised scores of the three profiles must
-//! agree to 1e-6, and the standard one must not fall below its measured 67.93 (68.75 before
-//! warm-ups, rests and memories were put in series time).
+//! agree to 1e-6, and the standard one must not fall below its measured 68.16 (68.75 before
+//! warm-ups, rests and memories were put in series time, 67.93 before the echo guard).
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
@@ -97,8 +97,8 @@ fn our_scorer_agrees_with_nab_score_py() {
         if name == "standard" {
             // The target for the frozen default detector, confirmed by NAB's scorer.
             assert!(
-                n >= 67.9,
-                "the default detector scores {n} < 67.9 on the subset"
+                n >= 68.1,
+                "the default detector scores {n} < 68.1 on the subset"
             );
         }
     }
@@ -127,7 +127,7 @@ fn our_scorer_agrees_with_nab_score_py() {
 
 /// The same anomalies at other samplings (the corpus averaged into 30-minute buckets, or with
 /// 30 % of its rows dropped at random): the default detector's parameters are series time, so
-/// its score holds. Measured 65.66 (half-hour) and 61.06 / 60.33 / 68.90 (three thinnings);
+/// its score holds. Measured 65.86 (half-hour) and 61.19 / 60.44 / 68.96 (three thinnings);
 /// with sample counts (session 10) 45.58 and 55.72 / 56.01 / 55.17.
 #[test]
 fn the_default_detector_holds_at_other_samplings() {

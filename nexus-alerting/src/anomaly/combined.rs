@@ -55,7 +55,7 @@ impl Default for CombinedParams {
 /// samples per second per core, and a memory per series that grows with what the series does — tens
 /// of KB for a regular series, bounded by [`ContextParams::max_contexts`] (figures in
 /// `BENCHMARKS.md`). Where memory per series matters more than detection (hundreds of
-/// thousands of series), [`EnsembleDetector`] alone takes 4 KB. Threshold:
+/// thousands of series), [`EnsembleDetector`] alone takes 6 KB. Threshold:
 /// [`DEFAULT_THRESHOLD`].
 ///
 /// ```

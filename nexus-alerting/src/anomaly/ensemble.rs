@@ -51,6 +51,15 @@ pub struct EnsembleParams {
     pub periodic_tolerance: f64,
     /// A richer calendar model is used when its error is below this fraction of the simpler's.
     pub model_margin: f64,
+    /// The echo guard: a time-of-day bucket whose running value is further than this many
+    /// day-to-day spreads from the median of its last three daily visits (their means) is
+    /// predicted by that median instead. A surge is then not taken as the next day's normal
+    /// (without the guard the usual value scores as a drop at the same hour the next day: an
+    /// "echo" false alarm), while ordinary day-to-day change is followed as before. The spread
+    /// is an EWMA of how far each visit's mean falls from the median before it, a fall counted
+    /// at most 4 × the spread. 0 disables; 2 KB per series. Measured flat on NAB from 5 to 8
+    /// (`BENCHMARKS.md`).
+    pub echo_guard: f64,
 }
 
 impl Default for EnsembleParams {
@@ -70,14 +79,17 @@ impl Default for EnsembleParams {
             alpha_bucket: 0.3,
             periodic_tolerance: 0.05,
             model_margin: 0.8,
+            echo_guard: 6.0,
         }
     }
 }
 
 /// The magnitude ensemble, one half of the default detector
-/// ([`CombinedDetector`](super::CombinedDetector)). Memory: the seasonal profile (at most
-/// `season_warmup / 2` floats, plus the warm-up buffer until the period is known) and a dozen
-/// floats.
+/// ([`CombinedDetector`](super::CombinedDetector)). Memory: the time-of-day and time-of-week
+/// profiles (384 floats), the echo guard's last three days (2 KB) and a dozen floats, 6 KB in
+/// all ([`EnsembleDetector::memory_bytes`]); without the calendar, the learned seasonal profile
+/// instead (at most `season_warmup / 2` floats, plus the warm-up buffer until the period is
+/// known).
 ///
 /// ```
 /// use nexus_alerting::anomaly::{EnsembleDetector, Detector, DEFAULT_THRESHOLD};
@@ -126,6 +138,71 @@ const SCALE_ALPHA: f64 = 0.01;
 const DAY_BUCKETS: usize = 48;
 const WEEK_BUCKETS: usize = 7 * DAY_BUCKETS;
 
+/// The mean of each time-of-day bucket over its last three daily visits, and how far a visit's
+/// mean usually falls from the median of the three before it: the echo guard's memory.
+#[derive(Debug, Clone)]
+struct Visits {
+    /// Per bucket: the last three completed visits' means (oldest first), how many there are,
+    /// the day of the current visit, and its sum and samples.
+    means: [[f64; 3]; DAY_BUCKETS],
+    complete: [u8; DAY_BUCKETS],
+    day: [i64; DAY_BUCKETS],
+    sum: [f64; DAY_BUCKETS],
+    samples: [u32; DAY_BUCKETS],
+    /// EWMA of |a completed visit's mean - the median before it| (NaN until the first).
+    spread: f64,
+}
+
+/// Weight of one completed visit in [`Visits::spread`].
+const SPREAD_ALPHA: f64 = 0.05;
+
+fn median3([a, b, c]: [f64; 3]) -> f64 {
+    a.max(b).min(a.min(b).max(c))
+}
+
+impl Visits {
+    fn new() -> Self {
+        Self {
+            means: [[0.0; 3]; DAY_BUCKETS],
+            complete: [0; DAY_BUCKETS],
+            day: [i64::MIN; DAY_BUCKETS],
+            sum: [0.0; DAY_BUCKETS],
+            samples: [0; DAY_BUCKETS],
+            spread: f64::NAN,
+        }
+    }
+
+    /// `x` falls in bucket `b` on `day`. Returns the median of the bucket's last three
+    /// completed visits and the spread, once both are known (before `x` counts).
+    fn visit(&mut self, b: usize, day: i64, x: f64) -> Option<(f64, f64)> {
+        if self.day[b] != day {
+            if self.samples[b] > 0 {
+                let mean = self.sum[b] / f64::from(self.samples[b]);
+                let m = &mut self.means[b];
+                if self.complete[b] < 3 {
+                    m[usize::from(self.complete[b])] = mean;
+                    self.complete[b] += 1;
+                } else {
+                    let fall = (mean - median3(*m)).abs();
+                    self.spread = if self.spread.is_nan() {
+                        fall
+                    } else {
+                        let fall = fall.min(4.0 * self.spread);
+                        self.spread + SPREAD_ALPHA * (fall - self.spread)
+                    };
+                    *m = [m[1], m[2], mean];
+                }
+            }
+            (self.day[b], self.sum[b], self.samples[b]) = (day, 0.0, 0);
+        }
+        let known = self.complete[b] == 3 && !self.spread.is_nan();
+        let out = known.then(|| (median3(self.means[b]), self.spread));
+        self.sum[b] += x;
+        self.samples[b] = self.samples[b].saturating_add(1);
+        out
+    }
+}
+
 /// Time-of-day and time-of-week profiles, with the residual variance of each model.
 #[derive(Debug, Clone)]
 struct Calendar {
@@ -136,10 +213,12 @@ struct Calendar {
     /// EWMA of squared residuals: none, daily, weekly.
     err: [f64; 3],
     level: f64,
+    /// The echo guard's memory ([`EnsembleParams::echo_guard`] > 0).
+    visits: Option<Box<Visits>>,
 }
 
 impl Calendar {
-    fn new() -> Self {
+    fn new(echo_guard: bool) -> Self {
         Self {
             day: [0.0; DAY_BUCKETS],
             day_seen: [false; DAY_BUCKETS],
@@ -147,18 +226,20 @@ impl Calendar {
             week_seen: vec![false; WEEK_BUCKETS],
             err: [0.0; 3],
             level: f64::NAN,
+            visits: echo_guard.then(|| Box::new(Visits::new())),
         }
     }
 }
 
-fn buckets(ts_ms: Millis) -> (usize, usize) {
+/// The day-profile bucket, week-profile bucket and day number of a timestamp.
+fn buckets(ts_ms: Millis) -> (usize, usize, i64) {
     let secs = ts_ms.div_euclid(1000);
     let day = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let b = (sod * DAY_BUCKETS as i64 / 86_400) as usize;
     // 1970-01-01 was a Thursday; any fixed origin will do for a weekly profile.
     let dow = day.rem_euclid(7) as usize;
-    (b, dow * DAY_BUCKETS + b)
+    (b, dow * DAY_BUCKETS + b, day)
 }
 
 impl Default for EnsembleDetector {
@@ -207,7 +288,9 @@ impl EnsembleDetector {
             level: 0.0,
             raw_mean: 0.0,
             raw_dev: 0.0,
-            cal: p.calendar.then(|| Box::new(Calendar::new())),
+            cal: p
+                .calendar
+                .then(|| Box::new(Calendar::new(p.echo_guard > 0.0))),
             detections: [Millis::MIN; 2],
         }
     }
@@ -219,11 +302,18 @@ impl EnsembleDetector {
         let Some(c) = self.cal.as_deref_mut() else {
             return x;
         };
-        let (db, wb) = buckets(ts);
+        let (db, wb, day) = buckets(ts);
         if c.level.is_nan() {
             c.level = x;
         }
-        let pred_day = if c.day_seen[db] { c.day[db] } else { c.level };
+        let mut pred_day = if c.day_seen[db] { c.day[db] } else { c.level };
+        if let Some(v) = c.visits.as_deref_mut()
+            && let Some((median, spread)) = v.visit(db, day, x)
+            && c.day_seen[db]
+            && (pred_day - median).abs() > self.p.echo_guard * spread
+        {
+            pred_day = median;
+        }
         let pred_week = if c.week_seen[wb] {
             c.week[wb]
         } else {
@@ -268,6 +358,9 @@ impl EnsembleDetector {
                 std::mem::size_of::<Calendar>()
                     + c.week.capacity() * std::mem::size_of::<f64>()
                     + c.week_seen.capacity()
+                    + c.visits
+                        .as_ref()
+                        .map_or(0, |_| std::mem::size_of::<Visits>())
             })
             + (self.learn.capacity() + self.profile.capacity()) * std::mem::size_of::<f64>()
     }
