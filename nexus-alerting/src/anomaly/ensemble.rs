@@ -176,8 +176,10 @@ impl Visits {
     /// completed visits and the spread, once both are known (before `x` counts).
     fn visit(&mut self, b: usize, day: i64, x: f64) -> Option<(f64, f64)> {
         if self.day[b] != day {
-            if self.samples[b] > 0 {
-                let mean = self.sum[b] / f64::from(self.samples[b]);
+            let mean = self.sum[b] / f64::from(self.samples[b].max(1));
+            // A visit with no samples, or whose sum overflowed (values near f64::MAX), is
+            // not a day's value.
+            if self.samples[b] > 0 && mean.is_finite() {
                 let m = &mut self.means[b];
                 if self.complete[b] < 3 {
                     m[usize::from(self.complete[b])] = mean;
