@@ -333,18 +333,35 @@ fn fmt_time(t: i64) -> String {
     format!("{} {}", &s[..10], &s[11..19])
 }
 
+/// A file's NAB category: the first part of its key.
+fn category(key: &str) -> &str {
+    key.split('/').next().unwrap_or("")
+}
+
+/// The categories of `keys`, in corpus order, once each.
+fn categories<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = keys.map(|k| category(k).to_owned()).collect();
+    out.dedup();
+    out
+}
+
+/// NAB's standard score at `threshold` of the files of `scored` whose category passes `keep`.
+fn score_where(scored: &[ScoredFile], threshold: f64, keep: &dyn Fn(&str) -> bool) -> nab::Score {
+    let sub: Vec<ScoredFile> = scored
+        .iter()
+        .filter(|f| keep(category(&f.key)))
+        .cloned()
+        .collect();
+    nab::score(&sub, threshold, &PROFILES[0].1)
+}
+
 /// Leave-one-category-out over a grid of the combined detector's own parameters. With several
 /// corpora (the published one first, then resampled copies) a setting is chosen by its mean
 /// over them — the procedure that chose the frozen parameters — and the held-out category is
 /// reported on the first corpus and as the mean over all.
 fn loco(corpora: &[Vec<DataFile>]) {
     type Key = (f64, u64, f64);
-    let category = |f: &ScoredFile| f.key.split('/').next().unwrap_or("").to_owned();
-    let mut categories: Vec<String> = corpora[0]
-        .iter()
-        .map(|f| f.key.split('/').next().unwrap_or("").to_owned())
-        .collect();
-    categories.dedup();
+    let categories = categories(corpora[0].iter().map(|f| f.key.as_str()));
     let base = CombinedParams::default();
     // Every setting of the grid, scored once per file of every corpus.
     let mut grid: Vec<(Key, Vec<Vec<ScoredFile>>)> = Vec::new();
@@ -369,12 +386,7 @@ fn loco(corpora: &[Vec<DataFile>]) {
         }
     }
     let pooled = |scored: &[ScoredFile], keep: &dyn Fn(&str) -> bool| {
-        let sub: Vec<ScoredFile> = scored
-            .iter()
-            .filter(|f| keep(&category(f)))
-            .cloned()
-            .collect();
-        nab::score(&sub, DEFAULT_THRESHOLD, &PROFILES[0].1)
+        score_where(scored, DEFAULT_THRESHOLD, keep)
     };
     let mean = |sets: &[Vec<ScoredFile>], keep: &dyn Fn(&str) -> bool| {
         sets.iter().map(|s| pooled(s, keep).normalised).sum::<f64>() / sets.len() as f64
@@ -434,16 +446,16 @@ fn loco_threshold(files: &[DataFile], name: &str) {
         .zip(&scores)
         .map(|(f, s)| ScoredFile::new(f, s))
         .collect();
-    let category = |f: &ScoredFile| f.key.split('/').next().unwrap_or("").to_owned();
-    let mut categories: Vec<String> = scored.iter().map(category).collect();
-    categories.dedup();
+    let categories = categories(scored.iter().map(|f| f.key.as_str()));
     let cm = &PROFILES[0].1;
     println!(
         "{name}: | held-out category | threshold chosen on the other three | held-out score |"
     );
     for held in &categories {
-        let (train, test): (Vec<ScoredFile>, Vec<ScoredFile>) =
-            scored.iter().cloned().partition(|f| &category(f) != held);
+        let (train, test): (Vec<ScoredFile>, Vec<ScoredFile>) = scored
+            .iter()
+            .cloned()
+            .partition(|f| category(&f.key) != held);
         let t = nab::optimise(&train, cm).threshold;
         let s = nab::score(&test, t, cm);
         println!(
@@ -465,7 +477,6 @@ fn loco_threshold(files: &[DataFile], name: &str) {
 /// keep the silence it started, so each threshold of a grid (0.40–0.65 by 0.005) is run
 /// afresh, the detector's own bar there.
 fn loco_rest_threshold(files: &[DataFile], name: &str) {
-    let category = |f: &ScoredFile| f.key.split('/').next().unwrap_or("").to_owned();
     let grid: Vec<(f64, Vec<ScoredFile>)> = (0..=50)
         .map(|i| {
             let t = 0.4 + 0.005 * f64::from(i);
@@ -487,17 +498,8 @@ fn loco_rest_threshold(files: &[DataFile], name: &str) {
             (t, scored)
         })
         .collect();
-    let mut categories: Vec<String> = grid[0].1.iter().map(category).collect();
-    categories.dedup();
-    let cm = &PROFILES[0].1;
-    let score = |scored: &[ScoredFile], t: f64, keep: &dyn Fn(&str) -> bool| {
-        let sub: Vec<ScoredFile> = scored
-            .iter()
-            .filter(|f| keep(&category(f)))
-            .cloned()
-            .collect();
-        nab::score(&sub, t, cm)
-    };
+    let categories = categories(files.iter().map(|f| f.key.as_str()));
+    let score = score_where;
     println!(
         "{name}: | held-out category | threshold (its rest's too) chosen on the other three | held-out score |"
     );
