@@ -1,7 +1,8 @@
 //! The NAB scorer against the reference scorer `shared/tools/nab_score.py`, on the default
 //! detector's outputs over the shared corpus: the normalised scores of the three profiles must
-//! agree to 1e-6, and the standard one must not fall below its measured 68.16 (68.75 before
-//! warm-ups, rests and memories were put in series time, 67.93 before the echo guard).
+//! agree to 1e-6, and the standard one must not fall below its measured 68.12 (68.75 before
+//! warm-ups, rests and memories were put in series time, 67.93 before the echo guard, 68.16
+//! before the CUSUM view).
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
@@ -127,8 +128,9 @@ fn our_scorer_agrees_with_nab_score_py() {
 
 /// The same anomalies at other samplings (the corpus averaged into 30-minute buckets, or with
 /// 30 % of its rows dropped at random): the default detector's parameters are series time, so
-/// its score holds. Measured 65.86 (half-hour) and 61.19 / 60.44 / 68.96 (three thinnings);
-/// with sample counts (session 10) 45.58 and 55.72 / 56.01 / 55.17.
+/// its score holds. Measured 66.47 (half-hour) and 64.54 / 63.59 / 68.83 (three thinnings);
+/// before the CUSUM view 65.86 and 61.19 / 60.44 / 68.96; with sample counts (session 10)
+/// 45.58 and 55.72 / 56.01 / 55.17.
 #[test]
 fn the_default_detector_holds_at_other_samplings() {
     let files = nab::load_corpus(&shared().join("data/nab")).unwrap();
@@ -141,12 +143,12 @@ fn the_default_detector_holds_at_other_samplings() {
     };
     let half_hour = standard(files.iter().map(|f| f.bucketed(1800)).collect());
     assert!(
-        half_hour >= 65.0,
+        half_hour >= 66.0,
         "averaged into 30-minute buckets: {half_hour}"
     );
     let thinned: Vec<f64> = (1..=3)
         .map(|seed| standard(files.iter().map(|f| f.thinned(0.3, seed)).collect()))
         .collect();
     let mean = thinned.iter().sum::<f64>() / 3.0;
-    assert!(mean >= 62.0, "30 % of rows dropped: {thinned:?}");
+    assert!(mean >= 65.0, "30 % of rows dropped: {thinned:?}");
 }

@@ -5,7 +5,7 @@
 
 use nexus_alerting::anomaly::{
     CombinedDetector, CombinedParams, ContextDetector, ContextParams, DEFAULT_THRESHOLD, Detector,
-    EnsembleDetector,
+    EnsembleDetector, EnsembleParams,
 };
 
 /// NAB's 5-minute step: the sampling these series use (the detectors' warm-ups and rests are
@@ -230,4 +230,44 @@ fn the_rest_starts_at_the_detectors_own_threshold() {
     assert!(strict[1500] < 0.7, "moderate: {}", strict[1500]);
     assert!(strict[1530] >= 0.7, "strong: {}", strict[1530]);
     assert!(strict[..1530].iter().all(|&s| s < 0.7));
+}
+
+/// A shift too small for any single sample — 80 minutes 3.1 σ above the usual level (no
+/// sample, noise included, reaches the bar of 5 σ) — adds up in the ensemble's CUSUM view and is found; without that view
+/// (`cusum_limit` 0) nothing is. Ordinary noise around it raises nothing in either.
+#[test]
+fn a_run_of_moderate_deviations_adds_up_in_the_cusum_view() {
+    // Uniform noise in [-1, 1] (σ 0.58): SplitMix64 of the index.
+    let noise = |i: i64| {
+        let mut x = (i as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        x ^= x >> 31;
+        (x >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    };
+    let series = |i: i64| 10.0 + noise(i) + if (1500..1516).contains(&i) { 1.8 } else { 0.0 };
+    let hits = |p: EnsembleParams| {
+        let scores = run(&mut EnsembleDetector::new(p), 2000, series);
+        (0..2000)
+            .filter(|&i| scores[i] >= DEFAULT_THRESHOLD)
+            .collect::<Vec<_>>()
+    };
+    let with = hits(EnsembleParams::default());
+    assert_eq!(with.len(), 1, "{with:?}");
+    assert!((1505..1516).contains(&with[0]), "{with:?}");
+    let mut p = EnsembleParams::default();
+    p.cusum_limit = 0.0;
+    assert_eq!(hits(p), Vec::<usize>::new());
+    // Odd settings score in [0, 1] without panicking (a negative slack sums every deviation).
+    for (slack, limit) in [
+        (-3.0, 10.0),
+        (f64::NAN, 10.0),
+        (2.0, f64::NAN),
+        (2.0, f64::INFINITY),
+    ] {
+        let mut p = EnsembleParams::default();
+        (p.cusum_slack, p.cusum_limit) = (slack, limit);
+        let s = run(&mut EnsembleDetector::new(p), 2000, series);
+        assert!(s.iter().all(|x| (0.0..=1.0).contains(x)), "{slack} {limit}");
+    }
 }

@@ -1,7 +1,8 @@
 //! The magnitude ensemble: robust z-scores of several views of the series (the value against
-//! its long-run level, a short-run mean against the long run, the first difference), after
-//! removing a seasonal profile learned during warm-up, with a noise floor relative to the
-//! series' own scale, and a rest period after each detection.
+//! its long-run level, a short-run mean against the long run, the first difference, and the
+//! cumulative sum of the value's deviations beyond a slack — a CUSUM), after removing a
+//! seasonal profile learned during warm-up, with a noise floor relative to the series' own
+//! scale, and a rest period after each detection.
 //!
 //! Chosen by measurement on NAB (see `BENCHMARKS.md`); the parameters and threshold are frozen.
 
@@ -60,6 +61,17 @@ pub struct EnsembleParams {
     /// at most 4 × the spread. 0 disables; 2 KB per series. Measured flat on NAB from 5 to 8
     /// (`BENCHMARKS.md`).
     pub echo_guard: f64,
+    /// The CUSUM view's slack, in standard deviations: each sample adds its deviation from the
+    /// long-run level minus the slack (one sum per direction, never below 0; a deviation counts
+    /// at most 10 σ), so several moderately large deviations in a row add up to a detection
+    /// that no single one of them makes — the view that keeps a shift visible when the series
+    /// is sampled irregularly or sparsely (`BENCHMARKS.md`).
+    pub cusum_slack: f64,
+    /// The CUSUM that scores as [`DEFAULT_THRESHOLD`] (a sum of 10 σ of excess: e.g. five
+    /// samples 4 σ away). Each sample adds at most its share of 5 minutes (a series sampled
+    /// every minute accumulates per unit of time as one sampled every 5 minutes). 0 or NaN
+    /// disables.
+    pub cusum_limit: f64,
 }
 
 impl Default for EnsembleParams {
@@ -80,6 +92,8 @@ impl Default for EnsembleParams {
             periodic_tolerance: 0.05,
             model_margin: 0.8,
             echo_guard: 6.0,
+            cusum_slack: 2.0,
+            cusum_limit: 10.0,
         }
     }
 }
@@ -129,6 +143,8 @@ pub struct EnsembleDetector {
     cal: Option<Box<Calendar>>,
     /// The last two detection times.
     detections: [Millis; 2],
+    /// The CUSUMs of deviations above and below the long-run level.
+    cusum: [f64; 2],
 }
 
 /// EWMA weight of the series' scale (mean absolute deviation) and of the calendar models'
@@ -294,6 +310,7 @@ impl EnsembleDetector {
                 .calendar
                 .then(|| Box::new(Calendar::new(p.echo_guard > 0.0))),
             detections: [Millis::MIN; 2],
+            cusum: [0.0; 2],
         }
     }
 
@@ -432,6 +449,24 @@ impl EnsembleDetector {
         self.level = mean;
     }
 
+    /// Adds the signed deviation `z` (in standard deviations) to the CUSUMs; returns the view's
+    /// z-score equivalent (the limit maps onto 5 σ, the bar). Nothing accumulates before the
+    /// warm-up is over.
+    #[inline]
+    fn cusum(&mut self, z: f64) -> f64 {
+        let (k, h) = (self.p.cusum_slack, self.p.cusum_limit);
+        if h.is_nan() || h <= 0.0 || !self.warm {
+            return 0.0;
+        }
+        let w = self.interval.steps().min(1.0);
+        // A NaN deviation empties both sums (`max` returns the other operand).
+        let z = z.clamp(-10.0, 10.0);
+        let [up, down] = &mut self.cusum;
+        *up = (*up + w * (z - k)).max(0.0);
+        *down = (*down - w * (z + k)).max(0.0);
+        (up.max(*down) * (5.0 / h)).min(50.0)
+    }
+
     fn raw(&mut self, ts: Millis, x: f64) -> f64 {
         self.interval.tick(ts);
         if self.n % 64 == 1 {
@@ -459,6 +494,7 @@ impl EnsembleDetector {
         }
         let p = self.p;
         let sd_before = self.var.sqrt().max(floor).max(1e-9);
+        let z_cusum = self.cusum((x - self.mean) / sd_before);
         let z_value = ew_z(&mut self.mean, &mut self.var, al, x, floor);
         self.short += ashort * (x - self.short);
         let z_shift = ((self.short - self.mean).abs() / sd_before).min(50.0);
@@ -467,7 +503,8 @@ impl EnsembleDetector {
         let z_diff = ew_z(&mut self.dmean, &mut self.dvar, al, dx, floor);
         let s = (z_value * p.weights[0])
             .max(z_shift * p.weights[1])
-            .max(z_diff * p.weights[2]);
+            .max(z_diff * p.weights[2])
+            .max(z_cusum);
         if self.warm || self.seen.covers(ts, p.warmup) {
             self.warm = true;
             s
@@ -486,6 +523,7 @@ impl Detector for EnsembleDetector {
         let score = r / (r + 5.0);
         let mut out = if self.rest.quiet(ts) { score } else { 0.0 };
         if out >= self.p.threshold {
+            self.cusum = [0.0; 2];
             self.rest.start(ts);
             let [d1, d2] = self.detections;
             let tol = self.p.periodic_tolerance;
