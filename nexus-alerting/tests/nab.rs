@@ -1,8 +1,8 @@
 //! The NAB scorer against the reference scorer `shared/tools/nab_score.py`, on the default
 //! detector's outputs over the shared corpus: the normalised scores of the three profiles must
-//! agree to 1e-6, and the standard one must not fall below its measured 68.12 (68.75 before
+//! agree to 1e-6, and the standard one must not fall below its measured 69.87 (68.75 before
 //! warm-ups, rests and memories were put in series time, 67.93 before the echo guard, 68.16
-//! before the CUSUM view).
+//! before the CUSUM view, 68.12 before the peak memory).
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
@@ -98,8 +98,8 @@ fn our_scorer_agrees_with_nab_score_py() {
         if name == "standard" {
             // The target for the frozen default detector, confirmed by NAB's scorer.
             assert!(
-                n >= 68.1,
-                "the default detector scores {n} < 68.1 on the subset"
+                n >= 69.8,
+                "the default detector scores {n} < 69.8 on the subset"
             );
         }
     }
@@ -128,9 +128,9 @@ fn our_scorer_agrees_with_nab_score_py() {
 
 /// The same anomalies at other samplings (the corpus averaged into 30-minute buckets, or with
 /// 30 % of its rows dropped at random): the default detector's parameters are series time, so
-/// its score holds. Measured 66.47 (half-hour) and 64.54 / 63.59 / 68.83 (three thinnings);
-/// before the CUSUM view 65.86 and 61.19 / 60.44 / 68.96; with sample counts (session 10)
-/// 45.58 and 55.72 / 56.01 / 55.17.
+/// its score holds. Measured 66.47 (half-hour) and 67.10 / 64.39 / 68.77 (three thinnings);
+/// before the CUSUM view and the peak memory 65.86 and 61.19 / 60.44 / 68.96; with sample
+/// counts (session 10) 45.58 and 55.72 / 56.01 / 55.17.
 #[test]
 fn the_default_detector_holds_at_other_samplings() {
     let files = nab::load_corpus(&shared().join("data/nab")).unwrap();
@@ -150,5 +150,5 @@ fn the_default_detector_holds_at_other_samplings() {
         .map(|seed| standard(files.iter().map(|f| f.thinned(0.3, seed)).collect()))
         .collect();
     let mean = thinned.iter().sum::<f64>() / 3.0;
-    assert!(mean >= 65.0, "30 % of rows dropped: {thinned:?}");
+    assert!(mean >= 66.0, "30 % of rows dropped: {thinned:?}");
 }

@@ -18,7 +18,8 @@ use crate::time::Millis;
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub struct CombinedParams {
-    /// The ensemble's parameters.
+    /// The ensemble's parameters: its defaults, with a peak memory of 17 d 8 h
+    /// ([`EnsembleParams::peak_memory`]).
     pub ensemble: EnsembleParams,
     /// The transition memory's parameters (its own rest period is off: `rest` below applies).
     pub context: ContextParams,
@@ -38,7 +39,10 @@ pub struct CombinedParams {
 impl Default for CombinedParams {
     fn default() -> Self {
         Self {
-            ensemble: EnsembleParams::default(),
+            ensemble: EnsembleParams {
+                peak_memory: nab_steps(5000),
+                ..EnsembleParams::default()
+            },
             context: ContextParams {
                 rest: Duration::ZERO,
                 ..ContextParams::default()

@@ -2,7 +2,7 @@
 //! its long-run level, a short-run mean against the long run, the first difference, and the
 //! cumulative sum of the value's deviations beyond a slack — a CUSUM), after removing a
 //! seasonal profile learned during warm-up, with a noise floor relative to the series' own
-//! scale, and a rest period after each detection.
+//! scale and the largest scale of the last days, and a rest period after each detection.
 //!
 //! Chosen by measurement on NAB (see `BENCHMARKS.md`); the parameters and threshold are frozen.
 
@@ -72,6 +72,15 @@ pub struct EnsembleParams {
     /// every minute accumulates per unit of time as one sampled every 5 minutes). 0 or NaN
     /// disables.
     pub cusum_limit: f64,
+    /// How long the value and difference views remember their largest scale: a deviation is
+    /// measured against the largest standard deviation of about the last `peak_memory` (an
+    /// exponential decay, never slower than the series' own age), not only the current one.
+    /// A turbulent spell then keeps the bar up for days, so the next burst of the same size
+    /// is not an anomaly once the running variance has forgotten the last. Zero (the default
+    /// here) disables; [`CombinedParams`](super::CombinedParams) sets 17 d 8 h (5 000 of NAB's
+    /// 5-minute steps): on NAB it lifts the default detector and lowers the ensemble alone
+    /// (`BENCHMARKS.md`). Worth setting for an ensemble alone over bursty series.
+    pub peak_memory: Duration,
 }
 
 impl Default for EnsembleParams {
@@ -94,6 +103,7 @@ impl Default for EnsembleParams {
             echo_guard: 6.0,
             cusum_slack: 2.0,
             cusum_limit: 10.0,
+            peak_memory: Duration::ZERO,
         }
     }
 }
@@ -145,6 +155,10 @@ pub struct EnsembleDetector {
     detections: [Millis; 2],
     /// The CUSUMs of deviations above and below the long-run level.
     cusum: [f64; 2],
+    /// The largest variances of the value and difference views, decaying
+    /// ([`EnsembleParams::peak_memory`]), and the decay per sample.
+    peak: [f64; 2],
+    peak_decay: f64,
 }
 
 /// EWMA weight of the series' scale (mean absolute deviation) and of the calendar models'
@@ -266,9 +280,11 @@ impl Default for EnsembleDetector {
     }
 }
 
-fn ew_z(mean: &mut f64, var: &mut f64, a: f64, x: f64, floor: f64) -> f64 {
+/// The z-score of `x` against the EWMA `mean`, on the scale of the variance `held` (at least
+/// `var`: the largest recent one) but never below `floor`; then `x` updates `mean` and `var`.
+fn ew_z(mean: &mut f64, var: &mut f64, held: f64, a: f64, x: f64, floor: f64) -> f64 {
     let d = x - *mean;
-    let sd = var.sqrt().max(floor);
+    let sd = held.sqrt().max(floor);
     let z = if sd > 1e-12 {
         d / sd
     } else if d.abs() < 1e-12 {
@@ -311,6 +327,8 @@ impl EnsembleDetector {
                 .then(|| Box::new(Calendar::new(p.echo_guard > 0.0))),
             detections: [Millis::MIN; 2],
             cusum: [0.0; 2],
+            peak: [0.0; 2],
+            peak_decay: 0.0,
         }
     }
 
@@ -474,6 +492,13 @@ impl EnsembleDetector {
             let p = &self.p;
             self.rates =
                 [p.alpha_long, p.alpha_short, SCALE_ALPHA, p.alpha_bucket].map(|a| rate(a, steps));
+            let memory = super::millis(p.peak_memory) as f64;
+            let age = self.seen.first.map_or(0, |f| ts.saturating_sub(f)) as f64;
+            self.peak_decay = if memory > 0.0 {
+                (-steps * 300_000.0 / memory.min(age).max(1.0)).exp()
+            } else {
+                0.0
+            };
         }
         let [al, ashort, ascale, _] = self.rates;
         self.raw_mean += ascale * (x - self.raw_mean);
@@ -495,12 +520,16 @@ impl EnsembleDetector {
         let p = self.p;
         let sd_before = self.var.sqrt().max(floor).max(1e-9);
         let z_cusum = self.cusum((x - self.mean) / sd_before);
-        let z_value = ew_z(&mut self.mean, &mut self.var, al, x, floor);
+        // The largest recent variances (the current ones when the memory is switched off:
+        // the decay is 0 then).
+        self.peak[0] = self.var.max(self.peak[0] * self.peak_decay);
+        self.peak[1] = self.dvar.max(self.peak[1] * self.peak_decay);
+        let z_value = ew_z(&mut self.mean, &mut self.var, self.peak[0], al, x, floor);
         self.short += ashort * (x - self.short);
         let z_shift = ((self.short - self.mean).abs() / sd_before).min(50.0);
         let dx = x - self.prev;
         self.prev = x;
-        let z_diff = ew_z(&mut self.dmean, &mut self.dvar, al, dx, floor);
+        let z_diff = ew_z(&mut self.dmean, &mut self.dvar, self.peak[1], al, dx, floor);
         let s = (z_value * p.weights[0])
             .max(z_shift * p.weights[1])
             .max(z_diff * p.weights[2])
