@@ -1,8 +1,9 @@
 //! The NAB scorer against the reference scorer `shared/tools/nab_score.py`, on the default
 //! detector's outputs over the shared corpus: the normalised scores of the three profiles must
-//! agree to 1e-6, and the standard one must not fall below its measured 69.87 (68.75 before
+//! agree to 1e-6, and the standard one must not fall below its measured 70.46 (68.75 before
 //! warm-ups, rests and memories were put in series time, 67.93 before the echo guard, 68.16
-//! before the CUSUM view, 68.12 before the peak memory).
+//! before the CUSUM view, 68.12 before the peak memory, 69.87 before the CUSUM took the
+//! peak-held scale).
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
@@ -98,8 +99,8 @@ fn our_scorer_agrees_with_nab_score_py() {
         if name == "standard" {
             // The target for the frozen default detector, confirmed by NAB's scorer.
             assert!(
-                n >= 69.8,
-                "the default detector scores {n} < 69.8 on the subset"
+                n >= 70.4,
+                "the default detector scores {n} < 70.4 on the subset"
             );
         }
     }
@@ -128,7 +129,7 @@ fn our_scorer_agrees_with_nab_score_py() {
 
 /// The same anomalies at other samplings (the corpus averaged into 30-minute buckets, or with
 /// 30 % of its rows dropped at random): the default detector's parameters are series time, so
-/// its score holds. Measured 66.47 (half-hour) and 67.10 / 64.39 / 68.77 (three thinnings);
+/// its score holds. Measured 66.47 (half-hour) and 67.19 / 65.35 / 69.82 (three thinnings);
 /// before the CUSUM view and the peak memory 65.86 and 61.19 / 60.44 / 68.96; with sample
 /// counts (session 10) 45.58 and 55.72 / 56.01 / 55.17.
 #[test]
@@ -150,5 +151,5 @@ fn the_default_detector_holds_at_other_samplings() {
         .map(|seed| standard(files.iter().map(|f| f.thinned(0.3, seed)).collect()))
         .collect();
     let mean = thinned.iter().sum::<f64>() / 3.0;
-    assert!(mean >= 66.0, "30 % of rows dropped: {thinned:?}");
+    assert!(mean >= 67.0, "30 % of rows dropped: {thinned:?}");
 }

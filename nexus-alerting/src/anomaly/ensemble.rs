@@ -72,9 +72,10 @@ pub struct EnsembleParams {
     /// every minute accumulates per unit of time as one sampled every 5 minutes). 0 or NaN
     /// disables.
     pub cusum_limit: f64,
-    /// How long the value and difference views remember their largest scale: a deviation is
-    /// measured against the largest standard deviation of about the last `peak_memory` (an
-    /// exponential decay, never slower than the series' own age), not only the current one.
+    /// How long the value, difference and CUSUM views remember their largest scale: a
+    /// deviation is measured against the largest standard deviation of about the last
+    /// `peak_memory` (an exponential decay, never slower than the series' own age), not only
+    /// the current one.
     /// A turbulent spell then keeps the bar up for days, so the next burst of the same size
     /// is not an anomaly once the running variance has forgotten the last. Zero (the default
     /// here) disables; [`CombinedParams`](super::CombinedParams) sets 17 d 8 h (5 000 of NAB's
@@ -280,11 +281,10 @@ impl Default for EnsembleDetector {
     }
 }
 
-/// The z-score of `x` against the EWMA `mean`, on the scale of the variance `held` (at least
-/// `var`: the largest recent one) but never below `floor`; then `x` updates `mean` and `var`.
-fn ew_z(mean: &mut f64, var: &mut f64, held: f64, a: f64, x: f64, floor: f64) -> f64 {
+/// The z-score of `x` against the EWMA `mean` on the scale `sd`; then `x` updates `mean` and
+/// `var`.
+fn ew_z(mean: &mut f64, var: &mut f64, sd: f64, a: f64, x: f64) -> f64 {
     let d = x - *mean;
-    let sd = held.sqrt().max(floor);
     let z = if sd > 1e-12 {
         d / sd
     } else if d.abs() < 1e-12 {
@@ -519,17 +519,24 @@ impl EnsembleDetector {
         }
         let p = self.p;
         let sd_before = self.var.sqrt().max(floor).max(1e-9);
-        let z_cusum = self.cusum((x - self.mean) / sd_before);
         // The largest recent variances (the current ones when the memory is switched off:
-        // the decay is 0 then).
+        // the decay is 0 then): the scale of the value, difference and CUSUM views.
         self.peak[0] = self.var.max(self.peak[0] * self.peak_decay);
         self.peak[1] = self.dvar.max(self.peak[1] * self.peak_decay);
-        let z_value = ew_z(&mut self.mean, &mut self.var, self.peak[0], al, x, floor);
+        let sd = self.peak[0].sqrt().max(floor);
+        let z_cusum = self.cusum((x - self.mean) / sd.max(1e-9));
+        let z_value = ew_z(&mut self.mean, &mut self.var, sd, al, x);
         self.short += ashort * (x - self.short);
         let z_shift = ((self.short - self.mean).abs() / sd_before).min(50.0);
         let dx = x - self.prev;
         self.prev = x;
-        let z_diff = ew_z(&mut self.dmean, &mut self.dvar, self.peak[1], al, dx, floor);
+        let z_diff = ew_z(
+            &mut self.dmean,
+            &mut self.dvar,
+            self.peak[1].sqrt().max(floor),
+            al,
+            dx,
+        );
         let s = (z_value * p.weights[0])
             .max(z_shift * p.weights[1])
             .max(z_diff * p.weights[2])
