@@ -237,14 +237,8 @@ fn the_rest_starts_at_the_detectors_own_threshold() {
 /// (`cusum_limit` 0) nothing is. Ordinary noise around it raises nothing in either.
 #[test]
 fn a_run_of_moderate_deviations_adds_up_in_the_cusum_view() {
-    // Uniform noise in [-1, 1] (σ 0.58): SplitMix64 of the index.
-    let noise = |i: i64| {
-        let mut x = (i as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
-        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        x ^= x >> 31;
-        (x >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-    };
+    // Uniform noise in [-1, 1] (σ 0.58).
+    let noise = |i: i64| 2.0 * unit(i as u64) - 1.0;
     let series = |i: i64| 10.0 + noise(i) + if (1500..1516).contains(&i) { 1.8 } else { 0.0 };
     let hits = |p: EnsembleParams| {
         let scores = run(&mut EnsembleDetector::new(p), 2000, series);

@@ -75,12 +75,11 @@ pub struct EnsembleParams {
     /// How long the value, difference and CUSUM views remember their largest scale: a
     /// deviation is measured against the largest standard deviation of about the last
     /// `peak_memory` (an exponential decay, never slower than the series' own age), not only
-    /// the current one.
-    /// A turbulent spell then keeps the bar up for days, so the next burst of the same size
-    /// is not an anomaly once the running variance has forgotten the last. Zero (the default
-    /// here) disables; [`CombinedParams`](super::CombinedParams) sets 17 d 8 h (5 000 of NAB's
-    /// 5-minute steps): on NAB it lifts the default detector and lowers the ensemble alone
-    /// (`BENCHMARKS.md`). Worth setting for an ensemble alone over bursty series.
+    /// the current one. A turbulent spell then keeps the bar up for days, so the next burst of
+    /// the same size is not an anomaly once the running variance has forgotten the last. Zero
+    /// (the default here) disables; [`CombinedParams`](super::CombinedParams) sets 17 d 8 h
+    /// (5 000 of NAB's 5-minute steps): on NAB it lifts the default detector and lowers the
+    /// ensemble alone (`BENCHMARKS.md`). Worth setting for an ensemble alone over bursty series.
     pub peak_memory: Duration,
 }
 
