@@ -1,9 +1,9 @@
 //! The NAB scorer against the reference scorer `shared/tools/nab_score.py`, on the default
 //! detector's outputs over the shared corpus: the normalised scores of the three profiles must
-//! agree to 1e-6, and the standard one must not fall below its measured 70.46 (68.75 before
+//! agree to 1e-6, and the standard one must not fall below its measured 71.16 (68.75 before
 //! warm-ups, rests and memories were put in series time, 67.93 before the echo guard, 68.16
 //! before the CUSUM view, 68.12 before the peak memory, 69.87 before the CUSUM took the
-//! peak-held scale).
+//! peak-held scale, 70.46 before the daily habit).
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
@@ -99,8 +99,8 @@ fn our_scorer_agrees_with_nab_score_py() {
         if name == "standard" {
             // The target for the frozen default detector, confirmed by NAB's scorer.
             assert!(
-                n >= 70.4,
-                "the default detector scores {n} < 70.4 on the subset"
+                n >= 71.1,
+                "the default detector scores {n} < 71.1 on the subset"
             );
         }
     }
@@ -151,5 +151,5 @@ fn the_default_detector_holds_at_other_samplings() {
         .map(|seed| standard(files.iter().map(|f| f.thinned(0.3, seed)).collect()))
         .collect();
     let mean = thinned.iter().sum::<f64>() / 3.0;
-    assert!(mean >= 67.0, "30 % of rows dropped: {thinned:?}");
+    assert!(mean >= 67.5, "30 % of rows dropped: {thinned:?}");
 }

@@ -1,6 +1,7 @@
 //! The default detector: the magnitude/seasonal ensemble ([`EnsembleDetector`]) and the
 //! transition memory ([`ContextDetector`]) side by side, the higher score winning, with one
-//! rest period. The two fail on different series (the ensemble misses changes of *pattern* —
+//! rest period, and a daily habit: a detection at a time of day where the score crossed the bar
+//! on several of the previous days is not reported. The two fail on different series (the ensemble misses changes of *pattern* —
 //! spikes growing denser, a burst at an odd moment of a bursty series —, the transition memory
 //! misses slow drifts and seasonal anomalies), so together they score well above either on NAB.
 //!
@@ -8,6 +9,7 @@
 
 use std::time::Duration;
 
+use super::habit::Habit;
 use super::{
     ContextDetector, ContextParams, DEFAULT_THRESHOLD, Detector, EnsembleDetector, EnsembleParams,
     Rest, nab_steps,
@@ -34,6 +36,14 @@ pub struct CombinedParams {
     /// `anomaly(x) >= 0.7` — should use a detector with that bar here; otherwise a score
     /// between 0.5 and 0.7 silences the detector for `rest` without alerting.
     pub threshold: f64,
+    /// The daily habit: how many previous days (at most 7) are looked at when a detection
+    /// comes. 0 disables.
+    pub habit_days: u8,
+    /// A detection is not reported (and starts no rest) when the score crossed the bar within
+    /// half an hour of its time of day on at least this many of the `habit_days` previous
+    /// days (at least one), whether or not those crossings were reported: a nightly job whose
+    /// start drifts, a report every other morning. Its own crossing counts for the days after.
+    pub habit_min_days: u8,
 }
 
 impl Default for CombinedParams {
@@ -50,6 +60,8 @@ impl Default for CombinedParams {
             context_threshold: 0.7,
             rest: nab_steps(200),
             threshold: DEFAULT_THRESHOLD,
+            habit_days: 7,
+            habit_min_days: 3,
         }
     }
 }
@@ -83,6 +95,7 @@ pub struct CombinedDetector {
     ensemble: EnsembleDetector,
     context: ContextDetector,
     rest: Rest,
+    habit: Habit,
 }
 
 impl Default for CombinedDetector {
@@ -101,6 +114,7 @@ impl CombinedDetector {
             }),
             context: ContextDetector::new(p.context),
             rest: Rest::new(p.rest),
+            habit: Habit::new(),
             p,
         }
     }
@@ -127,8 +141,20 @@ impl Detector for CombinedDetector {
         let a = self.ensemble.update(ts, value);
         let b = self.context.update(ts, value) * DEFAULT_THRESHOLD / self.p.context_threshold;
         let s = a.max(b).clamp(0.0, 1.0);
-        let out = if self.rest.quiet(ts) { s } else { 0.0 };
-        if out >= self.p.threshold {
+        let p = &self.p;
+        let mut out = if self.rest.quiet(ts) { s } else { 0.0 };
+        if p.habit_days > 0 {
+            self.habit.advance(ts);
+            if s >= p.threshold {
+                if out >= p.threshold
+                    && self.habit.days_seen(ts, p.habit_days) >= p.habit_min_days.max(1)
+                {
+                    out = 0.0;
+                }
+                self.habit.mark(ts);
+            }
+        }
+        if out >= p.threshold {
             self.rest.start(ts);
         }
         out

@@ -35,6 +35,7 @@ mod baselines;
 mod combined;
 mod context;
 mod ensemble;
+mod habit;
 mod likelihood;
 pub mod nab;
 
