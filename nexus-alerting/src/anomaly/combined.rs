@@ -145,7 +145,9 @@ impl Detector for CombinedDetector {
         let mut out = if self.rest.quiet(ts) { s } else { 0.0 };
         if p.habit_days > 0 {
             self.habit.advance(ts);
-            if s >= p.threshold {
+            // The ensemble's score before its periodic-train filter: a train it hides is a
+            // habit all the same.
+            if self.ensemble.unfiltered.max(b) >= p.threshold {
                 if out >= p.threshold
                     && self.habit.days_seen(ts, p.habit_days) >= p.habit_min_days.max(1)
                 {
