@@ -26,7 +26,8 @@
 //! three combined-level parameters (context threshold, rest, context margin) chosen on the other
 //! categories' files from a grid, then scored on the held-out one. `-- --loco-five` chooses by
 //! the mean over the five corpora the frozen parameters were chosen on (published, 30-minute,
-//! three 30 % thinnings).
+//! three 30 % thinnings). `-- --loco-habit` does the same over the daily habit's two parameters
+//! (`CombinedParams::habit_days`, `habit_min_days`).
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
@@ -176,17 +177,25 @@ fn main() {
         sweep(&files);
         return;
     }
+    const COMBINED: &str = "(context threshold, rest, margin)";
     if args.iter().any(|a| a == "--loco") {
-        loco(std::slice::from_ref(&files));
+        loco(std::slice::from_ref(&files), combined_grid(), COMBINED);
         return;
     }
-    if args.iter().any(|a| a == "--loco-five") {
-        // The five corpora that chose the frozen parameters: published, 30-minute, 3 thinnings.
+    // The five corpora that chose the frozen parameters: published, 30-minute, 3 thinnings.
+    let five = || {
         let mut corpora = vec![files.clone()];
         for how in ["half-hour", "thin30:1", "thin30:2", "thin30:3"] {
             corpora.push(files.iter().map(|f| resampled(f, how)).collect());
         }
-        loco(&corpora);
+        corpora
+    };
+    if args.iter().any(|a| a == "--loco-five") {
+        loco(&five(), combined_grid(), COMBINED);
+        return;
+    }
+    if args.iter().any(|a| a == "--loco-habit") {
+        loco(&five(), habit_grid(), "(habit days, of them required)");
         return;
     }
     if args.iter().any(|a| a == "--loco-threshold") {
@@ -355,85 +364,119 @@ fn score_where(scored: &[ScoredFile], threshold: f64, keep: &dyn Fn(&str) -> boo
     nab::score(&sub, threshold, &PROFILES[0].1)
 }
 
-/// Leave-one-category-out over a grid of the combined detector's own parameters. With several
-/// corpora (the published one first, then resampled copies) a setting is chosen by its mean
-/// over them — the procedure that chose the frozen parameters — and the held-out category is
-/// reported on the first corpus and as the mean over all.
-fn loco(corpora: &[Vec<DataFile>]) {
-    type Key = (f64, u64, f64);
-    let categories = categories(corpora[0].iter().map(|f| f.key.as_str()));
-    let base = CombinedParams::default();
-    // Every setting of the grid, scored once per file of every corpus.
-    let mut grid: Vec<(Key, Vec<Vec<ScoredFile>>)> = Vec::new();
+/// The grid of `--loco`: the combined detector's context threshold, rest and context margin.
+fn combined_grid() -> Vec<(String, CombinedParams)> {
+    let mut grid = Vec::new();
     for ct in [0.6, 0.65, 0.7, 0.75, 0.8] {
-        for rest in [100u64, 150, 200, 250, 300] {
+        for rest in [100usize, 150, 200, 250, 300] {
             for margin in [0.5, 0.6, 0.7] {
-                let mut p = base;
+                let mut p = CombinedParams::default();
                 p.context_threshold = ct;
-                p.rest = steps(rest as usize);
+                p.rest = steps(rest);
                 p.context.margin = margin;
-                let scored = corpora
-                    .iter()
-                    .map(|files| {
-                        files
-                            .iter()
-                            .map(|f| ScoredFile::new(f, &f.feed(&mut CombinedDetector::new(p))))
-                            .collect()
-                    })
-                    .collect();
-                grid.push(((ct, rest, margin), scored));
+                grid.push((format!("({ct}, {rest}, {margin})"), p));
             }
         }
     }
+    grid
+}
+
+/// The grid of `--loco-habit`: the daily habit's days looked at and days required (0: off).
+fn habit_grid() -> Vec<(String, CombinedParams)> {
+    [
+        (0, 0),
+        (3, 2),
+        (4, 2),
+        (5, 2),
+        (5, 3),
+        (6, 3),
+        (7, 3),
+        (7, 4),
+    ]
+    .into_iter()
+    .map(|(days, min)| {
+        let mut p = CombinedParams::default();
+        p.habit_days = days;
+        p.habit_min_days = min;
+        (format!("({days}, {min})"), p)
+    })
+    .collect()
+}
+
+/// Leave-one-category-out over a grid of the combined detector's own parameters (`grid`:
+/// labelled settings; the frozen one is the one equal to the defaults). With several corpora
+/// (the published one first, then resampled copies) a setting is chosen by its mean over them
+/// — the procedure that chose the frozen parameters — and the held-out category is reported on
+/// the first corpus and as the mean over all.
+fn loco(corpora: &[Vec<DataFile>], grid: Vec<(String, CombinedParams)>, names: &str) {
+    let categories = categories(corpora[0].iter().map(|f| f.key.as_str()));
+    // Every setting of the grid, scored once per file of every corpus.
+    let grid: Vec<(String, bool, Vec<Vec<ScoredFile>>)> = grid
+        .into_iter()
+        .map(|(label, p)| {
+            let scored = corpora
+                .iter()
+                .map(|files| {
+                    files
+                        .iter()
+                        .map(|f| ScoredFile::new(f, &f.feed(&mut CombinedDetector::new(p))))
+                        .collect()
+                })
+                .collect();
+            (label, p == CombinedParams::default(), scored)
+        })
+        .collect();
     let pooled = |scored: &[ScoredFile], keep: &dyn Fn(&str) -> bool| {
         score_where(scored, DEFAULT_THRESHOLD, keep)
     };
     let mean = |sets: &[Vec<ScoredFile>], keep: &dyn Fn(&str) -> bool| {
         sets.iter().map(|s| pooled(s, keep).normalised).sum::<f64>() / sets.len() as f64
     };
-    let sets = |k: &Key| &grid.iter().find(|(g, _)| g == k).unwrap().1;
-    let frozen = (
-        base.context_threshold,
-        (base.rest.as_secs() / 300),
-        base.context.margin,
-    );
+    let frozen = grid
+        .iter()
+        .find(|g| g.1)
+        .expect("the grid holds the defaults");
     let many = corpora.len() > 1;
     println!(
-        "| held-out category | chosen on the other three{} (context threshold, rest, margin) | held-out score | frozen setting there |",
+        "| held-out category | chosen on the other three{} {names} | held-out score | frozen setting there |",
         if many { ", mean over the corpora" } else { "" }
     );
     println!("|---|---|--:|--:|");
     for held in &categories {
-        let (best, _) = grid
+        let best = grid
             .iter()
-            .map(|(k, s)| (k, mean(s, &|c| c != held)))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .max_by(|a, b| mean(&a.2, &|c| c != held).total_cmp(&mean(&b.2, &|c| c != held)))
             .unwrap();
-        let show = |k: &Key| {
-            let s = pooled(&sets(k)[0], &|c| c == held);
+        let show = |sets: &[Vec<ScoredFile>]| {
+            let s = pooled(&sets[0], &|c| c == held);
             let mut out = if s.normalised.is_finite() {
                 format!("{:.2} ({} FPs)", s.normalised, s.false_positives)
             } else {
                 format!("{} FPs", s.false_positives)
             };
             if many && s.normalised.is_finite() {
-                out.push_str(&format!(", mean {:.2}", mean(sets(k), &|c| c == held)));
+                out.push_str(&format!(", mean {:.2}", mean(sets, &|c| c == held)));
             }
             out
         };
-        println!("| {held} | {best:?} | {} | {} |", show(best), show(&frozen));
+        println!(
+            "| {held} | {} | {} | {} |",
+            best.0,
+            show(&best.2),
+            show(&frozen.2)
+        );
     }
     let best_all = grid
         .iter()
-        .map(|(k, s)| (k, mean(s, &|_| true)))
-        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .max_by(|a, b| mean(&a.2, &|_| true).total_cmp(&mean(&b.2, &|_| true)))
         .unwrap();
     println!(
-        "all-in{}: frozen {frozen:?} {:.2}; best of the grid {:?} {:.2}",
+        "all-in{}: frozen {} {:.2}; best of the grid {} {:.2}",
         if many { " (mean over the corpora)" } else { "" },
-        mean(sets(&frozen), &|_| true),
+        frozen.0,
+        mean(&frozen.2, &|_| true),
         best_all.0,
-        best_all.1
+        mean(&best_all.2, &|_| true)
     );
 }
 
