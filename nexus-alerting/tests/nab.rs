@@ -1,9 +1,9 @@
 //! The NAB scorer against the reference scorer `shared/tools/nab_score.py`, on the default
 //! detector's outputs over the shared corpus: the normalised scores of the three profiles must
-//! agree to 1e-6, and the standard one must not fall below its measured 71.36 (68.75 before
+//! agree to 1e-6, and the standard one must not fall below its measured 71.95 (68.75 before
 //! warm-ups, rests and memories were put in series time, 67.93 before the echo guard, 68.16
 //! before the CUSUM view, 68.12 before the peak memory, 69.87 before the CUSUM took the
-//! peak-held scale, 70.46 before the daily habit).
+//! peak-held scale, 70.46 before the daily habit, 71.36 before the young bar).
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
@@ -99,8 +99,8 @@ fn our_scorer_agrees_with_nab_score_py() {
         if name == "standard" {
             // The target for the frozen default detector, confirmed by NAB's scorer.
             assert!(
-                n >= 71.3,
-                "the default detector scores {n} < 71.3 on the subset"
+                n >= 71.9,
+                "the default detector scores {n} < 71.9 on the subset"
             );
         }
     }
@@ -129,9 +129,10 @@ fn our_scorer_agrees_with_nab_score_py() {
 
 /// The same anomalies at other samplings (the corpus averaged into 30-minute buckets, or with
 /// 30 % of its rows dropped at random): the default detector's parameters are series time, so
-/// its score holds. Measured 66.47 (half-hour) and 67.19 / 65.35 / 69.82 (three thinnings);
-/// before the CUSUM view and the peak memory 65.86 and 61.19 / 60.44 / 68.96; with sample
-/// counts (session 10) 45.58 and 55.72 / 56.01 / 55.17.
+/// its score holds. Measured 67.58 (half-hour) and 69.20 / 65.96 / 71.66 (three thinnings);
+/// before the young bar 66.98 and 68.29 / 65.64 / 71.05; before the daily habit 66.47 and
+/// 67.19 / 65.35 / 69.82; before the CUSUM view and the peak memory 65.86 and 61.19 / 60.44 /
+/// 68.96; with sample counts (session 10) 45.58 and 55.72 / 56.01 / 55.17.
 #[test]
 fn the_default_detector_holds_at_other_samplings() {
     let files = nab::load_corpus(&shared().join("data/nab")).unwrap();
@@ -151,5 +152,5 @@ fn the_default_detector_holds_at_other_samplings() {
         .map(|seed| standard(files.iter().map(|f| f.thinned(0.3, seed)).collect()))
         .collect();
     let mean = thinned.iter().sum::<f64>() / 3.0;
-    assert!(mean >= 67.5, "30 % of rows dropped: {thinned:?}");
+    assert!(mean >= 68.5, "30 % of rows dropped: {thinned:?}");
 }

@@ -348,3 +348,28 @@ fn a_nightly_spike_becomes_a_habit_but_the_same_spike_at_noon_does_not() {
     let without = hits(p);
     assert!(late_nights(&without) >= 3, "{without:?}");
 }
+
+/// A young series asks for more evidence: the same moderate spike is not reported 33 hours
+/// into the series (the young bar is then about 0.63) but is reported on day 12 (the bar is
+/// back at 0.5), and without the young bar it is reported both times.
+#[test]
+fn a_young_series_asks_for_more_evidence() {
+    let spikes = [400i64, 3400];
+    let series = |i: i64| 10.0 + 2.0 * unit(i as u64) + if spikes.contains(&i) { 3.5 } else { 0.0 };
+    let scores = |p: CombinedParams| {
+        let s = run(&mut CombinedDetector::new(p), 3600, series);
+        spikes.map(|i| s[i as usize])
+    };
+    let with = scores(CombinedParams::default());
+    let mut p = CombinedParams::default();
+    p.young_bar = 0.0;
+    let without = scores(p);
+    assert!(
+        with[0] < DEFAULT_THRESHOLD && with[1] >= DEFAULT_THRESHOLD,
+        "{with:?}"
+    );
+    assert!(
+        without.iter().all(|&s| s >= DEFAULT_THRESHOLD),
+        "{without:?}"
+    );
+}

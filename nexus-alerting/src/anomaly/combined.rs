@@ -1,7 +1,8 @@
 //! The default detector: the magnitude/seasonal ensemble ([`EnsembleDetector`]) and the
 //! transition memory ([`ContextDetector`]) side by side, the higher score winning, with one
-//! rest period, and a daily habit: a detection at a time of day where the score crossed the bar
-//! on several of the previous days is not reported. The two fail on different series (the ensemble misses changes of *pattern* —
+//! rest period, a daily habit (a detection at a time of day where the score crossed the bar on
+//! several of the previous days is not reported) and a young bar (a series' first days must
+//! score higher to count). The two fail on different series (the ensemble misses changes of *pattern* —
 //! spikes growing denser, a burst at an odd moment of a bursty series —, the transition memory
 //! misses slow drifts and seasonal anomalies), so together they score well above either on NAB.
 //!
@@ -44,6 +45,14 @@ pub struct CombinedParams {
     /// days (at least one), whether or not those crossings were reported: a nightly job whose
     /// start drifts, a report every other morning. Its own crossing counts for the days after.
     pub habit_min_days: u8,
+    /// The young bar: how much higher than `threshold` the score of a young series must be
+    /// to count — `threshold + young_bar` at its first sample, decaying exponentially with the
+    /// ensemble's long-run memory (`5 min / ensemble.alpha_long`: 41 h 40 min): 0.8 at the
+    /// first sample, 0.6 after two days, 0.53 after four, nothing after two weeks.
+    /// Statistics learned from a short history are uncertain; this asks a new series for more
+    /// evidence before it alerts (scores are scaled so that the raised bar maps onto
+    /// `threshold`). 0 disables.
+    pub young_bar: f64,
 }
 
 impl Default for CombinedParams {
@@ -62,6 +71,7 @@ impl Default for CombinedParams {
             threshold: DEFAULT_THRESHOLD,
             habit_days: 7,
             habit_min_days: 3,
+            young_bar: 0.3,
         }
     }
 }
@@ -96,6 +106,8 @@ pub struct CombinedDetector {
     context: ContextDetector,
     rest: Rest,
     habit: Habit,
+    /// When the first sample came.
+    first: Option<Millis>,
 }
 
 impl Default for CombinedDetector {
@@ -115,6 +127,7 @@ impl CombinedDetector {
             context: ContextDetector::new(p.context),
             rest: Rest::new(p.rest),
             habit: Habit::new(),
+            first: None,
             p,
         }
     }
@@ -126,6 +139,23 @@ impl CombinedDetector {
             context: ContextDetector::with_range(p.context, lo, hi),
             ..Self::new(p)
         }
+    }
+
+    /// The young bar at `ts` as a factor on the score: `threshold / (threshold + young_bar ·
+    /// e^(−age / memory))`, 1 once negligible or when disabled.
+    fn youth(&mut self, ts: Millis) -> f64 {
+        let first = *self.first.get_or_insert(ts);
+        let p = &self.p;
+        let memory = 300_000.0 / p.ensemble.alpha_long;
+        let (t, bar) = (p.threshold, p.young_bar);
+        if !(bar > 0.0 && t > 0.0 && memory.is_finite() && memory > 0.0) {
+            return 1.0;
+        }
+        let age = ts.saturating_sub(first).max(0) as f64;
+        if age > 40.0 * memory {
+            return 1.0;
+        }
+        t / (t + bar * (-age / memory).exp())
     }
 
     /// Bytes this detector holds (both parts): the memory per series.
@@ -140,13 +170,14 @@ impl Detector for CombinedDetector {
     fn update(&mut self, ts: Millis, value: f64) -> f64 {
         let a = self.ensemble.update(ts, value);
         let b = self.context.update(ts, value) * DEFAULT_THRESHOLD / self.p.context_threshold;
-        let s = a.max(b).clamp(0.0, 1.0);
+        let youth = self.youth(ts);
+        let s = a.max(b).clamp(0.0, 1.0) * youth;
         let p = &self.p;
         let mut out = if self.rest.quiet(ts) { s } else { 0.0 };
         if p.habit_days > 0 {
             self.habit.advance(ts);
-            // The ensemble's score before its periodic-train filter: a train it hides is a
-            // habit all the same.
+            // The ensemble's score before its periodic-train filter (a train it hides is a
+            // habit all the same), and before the young bar (routine is routine however young).
             if self.ensemble.unfiltered.max(b) >= p.threshold {
                 if out >= p.threshold
                     && self.habit.days_seen(ts, p.habit_days) >= p.habit_min_days.max(1)
