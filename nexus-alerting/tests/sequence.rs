@@ -140,6 +140,26 @@ fn odd_parameters_are_clamped_not_panicked_on() {
         });
         assert!(s.iter().all(|x| (0.0..=1.0).contains(x)), "{p:?}");
     }
+    // The default detector's own: a habit of more days than it keeps, none required, a young
+    // bar that is NaN, infinite or negative, a zero threshold; time running backwards.
+    for (days, min, young, threshold) in [
+        (255, 0, f64::NAN, 0.5),
+        (7, 255, f64::INFINITY, 0.5),
+        (1, 1, -1.0, 0.0),
+        (0, 3, 1e300, -1.0),
+    ] {
+        let mut p = CombinedParams::default();
+        (p.habit_days, p.habit_min_days, p.young_bar, p.threshold) = (days, min, young, threshold);
+        let mut d = CombinedDetector::new(p);
+        for i in 0..3000i64 {
+            let ts = if i % 500 == 499 { 0 } else { i * STEP };
+            let s = d.update(
+                ts,
+                ((i * 37) % 19) as f64 + if i % 288 == 30 { 50.0 } else { 0.0 },
+            );
+            assert!((0.0..=1.0).contains(&s), "{p:?} {i} {s}");
+        }
+    }
 }
 
 #[test]

@@ -2,9 +2,10 @@
 //! transition memory ([`ContextDetector`]) side by side, the higher score winning, with one
 //! rest period, a daily habit (a detection at a time of day where the score crossed the bar on
 //! several of the previous days is not reported) and a young bar (a series' first days must
-//! score higher to count). The two fail on different series (the ensemble misses changes of *pattern* —
-//! spikes growing denser, a burst at an odd moment of a bursty series —, the transition memory
-//! misses slow drifts and seasonal anomalies), so together they score well above either on NAB.
+//! score higher to count). The two fail on different series (the ensemble misses changes of
+//! *pattern* — spikes growing denser, a burst at an odd moment of a bursty series —, the
+//! transition memory misses slow drifts and seasonal anomalies), so together they score well
+//! above either on NAB.
 //!
 //! Chosen by measurement on NAB (see `BENCHMARKS.md`); the parameters and threshold are frozen.
 
