@@ -45,9 +45,14 @@ impl Habit {
         self.last = self.last.max(now);
     }
 
-    /// Marks `ts`'s half hour: the bar was crossed then.
+    /// Marks `ts`'s half hour: the bar was crossed then. A half hour outside the span (time
+    /// running far backwards, or ahead of [`Habit::advance`]) is not marked: its bit belongs to
+    /// another half hour.
     pub(crate) fn mark(&mut self, ts: Millis) {
-        self.set(ts.div_euclid(BUCKET), true);
+        let b = ts.div_euclid(BUCKET);
+        if self.last != i64::MIN && b <= self.last && self.last - b < SPAN {
+            self.set(b, true);
+        }
     }
 
     /// On how many of the `days` previous days (at most 7) the bar was crossed within a half
@@ -124,10 +129,14 @@ mod tests {
         let week = t0 + 8 * DAY;
         h.advance(week);
         assert_eq!(h.days_seen(week, 7), 0);
-        // A gap of months, then time running backwards: nothing panics, nothing is invented.
+        // A gap of months, then time running backwards: nothing panics, nothing is invented —
+        // a mark ten days back does not land on the half hour its bit shares now.
         h.advance(t0 + 400 * DAY);
         h.advance(t0);
         assert_eq!(h.days_seen(t0 + DAY, 7), 0);
+        let now = t0 + 400 * DAY;
+        h.mark(now - 10 * DAY);
+        assert_eq!(h.days_seen(now + DAY, 7), 0);
         h.advance(Millis::MIN);
         h.advance(Millis::MAX);
         assert_eq!(h.days_seen(Millis::MAX, 7), 0);
