@@ -286,13 +286,17 @@ fn main() {
     }
 }
 
-/// Standard score at the frozen threshold of `CombinedDetector` with `p`.
-fn combined_score(files: &[DataFile], p: CombinedParams) -> f64 {
-    let scored: Vec<ScoredFile> = files
+/// Every file of `files` run through a fresh `CombinedDetector` with `p`.
+fn scored_with(files: &[DataFile], p: CombinedParams) -> Vec<ScoredFile> {
+    files
         .iter()
         .map(|f| ScoredFile::new(f, &f.feed(&mut CombinedDetector::new(p))))
-        .collect();
-    nab::score(&scored, DEFAULT_THRESHOLD, &PROFILES[0].1).normalised
+        .collect()
+}
+
+/// Standard score at the frozen threshold of `CombinedDetector` with `p`.
+fn combined_score(files: &[DataFile], p: CombinedParams) -> f64 {
+    nab::score(&scored_with(files, p), DEFAULT_THRESHOLD, &PROFILES[0].1).normalised
 }
 
 fn sweep(files: &[DataFile]) {
@@ -443,13 +447,7 @@ fn young_thresholds(corpora: &[Vec<DataFile>]) {
                 p.threshold = t;
                 let total: f64 = corpora
                     .iter()
-                    .map(|files| {
-                        let scored: Vec<ScoredFile> = files
-                            .iter()
-                            .map(|f| ScoredFile::new(f, &f.feed(&mut CombinedDetector::new(p))))
-                            .collect();
-                        score_where(&scored, t, &|_| true).normalised
-                    })
+                    .map(|files| score_where(&scored_with(files, p), t, &|_| true).normalised)
                     .sum();
                 total / corpora.len() as f64
             })
@@ -474,15 +472,7 @@ fn loco(corpora: &[Vec<DataFile>], grid: Vec<(String, CombinedParams)>, names: &
     let grid: Vec<(String, bool, Vec<Vec<ScoredFile>>)> = grid
         .into_iter()
         .map(|(label, p)| {
-            let scored = corpora
-                .iter()
-                .map(|files| {
-                    files
-                        .iter()
-                        .map(|f| ScoredFile::new(f, &f.feed(&mut CombinedDetector::new(p))))
-                        .collect()
-                })
-                .collect();
+            let scored = corpora.iter().map(|files| scored_with(files, p)).collect();
             (label, p == CombinedParams::default(), scored)
         })
         .collect();
