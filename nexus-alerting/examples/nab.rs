@@ -28,8 +28,9 @@
 //! the mean over the five corpora the frozen parameters were chosen on (published, 30-minute,
 //! three 30 % thinnings). `-- --loco-habit` does the same over the daily habit's two parameters
 //! (`CombinedParams::habit_days`, `habit_min_days`), `-- --loco-young` over the young bar
-//! (`CombinedParams::young_bar`); `-- --young-thresholds` prints the young bar's grid on the
-//! five corpora at thresholds 0.49–0.51 (the choice of the frozen 0.3).
+//! (`CombinedParams::young_bar`), `-- --loco-break` over the break-through
+//! (`CombinedParams::break_through`); `-- --young-thresholds` and `-- --break-thresholds` print
+//! those grids on the five corpora at thresholds 0.49–0.51 (the choice of the frozen 0.3s).
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
@@ -204,8 +205,16 @@ fn main() {
         loco(&five(), young_grid(), "(young bar)");
         return;
     }
+    if args.iter().any(|a| a == "--loco-break") {
+        loco(&five(), break_grid(), "(break-through)");
+        return;
+    }
     if args.iter().any(|a| a == "--young-thresholds") {
-        young_thresholds(&five());
+        around_threshold(&five(), young_grid(), "young bar");
+        return;
+    }
+    if args.iter().any(|a| a == "--break-thresholds") {
+        around_threshold(&five(), break_grid(), "break-through");
         return;
     }
     if args.iter().any(|a| a == "--loco-threshold") {
@@ -429,17 +438,30 @@ fn young_grid() -> Vec<(String, CombinedParams)> {
         .collect()
 }
 
-/// The young bar's grid scored at the frozen threshold and around it (each threshold run
-/// afresh, the detector's own bar there): the mean over the five corpora per threshold, and
-/// their average — a choice that holds when the bar moves a little, not only exactly at 0.5.
-fn young_thresholds(corpora: &[Vec<DataFile>]) {
+/// The grid of `--loco-break`: the break-through (0: off).
+fn break_grid() -> Vec<(String, CombinedParams)> {
+    [0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4]
+        .into_iter()
+        .map(|margin| {
+            let mut p = CombinedParams::default();
+            p.break_through = margin;
+            (format!("{margin}"), p)
+        })
+        .collect()
+}
+
+/// A grid (`label` names its parameter) scored at the frozen threshold and around it (each
+/// threshold run afresh, the detector's own bar there): the mean over the five corpora per
+/// threshold, and their average — a choice that holds when the bar moves a little, not only
+/// exactly at 0.5.
+fn around_threshold(corpora: &[Vec<DataFile>], grid: Vec<(String, CombinedParams)>, label: &str) {
     let thresholds = [0.49, 0.495, 0.5, 0.505, 0.51];
     println!(
-        "| young bar | {} | average |",
+        "| {label} | {} | average |",
         thresholds.map(|t| t.to_string()).join(" | ")
     );
     println!("|---|{}--:|", "--:|".repeat(thresholds.len()));
-    for (label, p) in young_grid() {
+    for (label, p) in grid {
         let means: Vec<f64> = thresholds
             .iter()
             .map(|&t| {

@@ -141,15 +141,17 @@ fn odd_parameters_are_clamped_not_panicked_on() {
         assert!(s.iter().all(|x| (0.0..=1.0).contains(x)), "{p:?}");
     }
     // The default detector's own: a habit of more days than it keeps, none required, a young
-    // bar that is NaN, infinite or negative, a zero threshold; time running backwards.
-    for (days, min, young, threshold) in [
-        (255, 0, f64::NAN, 0.5),
-        (7, 255, f64::INFINITY, 0.5),
-        (1, 1, -1.0, 0.0),
-        (0, 3, 1e300, -1.0),
+    // bar and a break-through that are NaN, infinite or negative, a zero threshold; time
+    // running backwards.
+    for (days, min, young, threshold, brk) in [
+        (255, 0, f64::NAN, 0.5, f64::INFINITY),
+        (7, 255, f64::INFINITY, 0.5, f64::NAN),
+        (1, 1, -1.0, 0.0, 1e-300),
+        (0, 3, 1e300, -1.0, -1.0),
     ] {
         let mut p = CombinedParams::default();
-        (p.habit_days, p.habit_min_days, p.young_bar, p.threshold) = (days, min, young, threshold);
+        (p.habit_days, p.habit_min_days, p.young_bar) = (days, min, young);
+        (p.threshold, p.break_through) = (threshold, brk);
         let mut d = CombinedDetector::new(p);
         for i in 0..3000i64 {
             let ts = if i % 500 == 499 { 0 } else { i * STEP };
@@ -392,4 +394,34 @@ fn a_young_series_asks_for_more_evidence() {
         without.iter().all(|&s| s >= DEFAULT_THRESHOLD),
         "{without:?}"
     );
+}
+
+/// The break-through: a moderate spike on day 10 starts the rest; a slightly larger one three
+/// hours later stays silent (it crosses the bar, but by about as much as the first), while a
+/// spike thirty times larger two hours after that is reported although the rest still runs.
+/// Without the break-through the rest hides it; with a tiny one, both.
+#[test]
+fn a_much_stronger_anomaly_breaks_through_the_rest() {
+    let (first, again, strong) = (2900i64, 2936, 2960);
+    let series = |i: i64| {
+        let spike = match i {
+            _ if i == first => 3.5,
+            _ if i == again => 4.0,
+            _ if i == strong => 100.0,
+            _ => 0.0,
+        };
+        10.0 + 2.0 * unit(i as u64) + spike
+    };
+    let hits = |p: CombinedParams| {
+        let s = run(&mut CombinedDetector::new(p), 3100, series);
+        (0..3100)
+            .filter(|&i| s[i as usize] >= DEFAULT_THRESHOLD)
+            .collect::<Vec<i64>>()
+    };
+    assert_eq!(hits(CombinedParams::default()), [first, strong]);
+    let mut p = CombinedParams::default();
+    p.break_through = 0.0;
+    assert_eq!(hits(p), [first]);
+    p.break_through = 0.01;
+    assert_eq!(hits(p), [first, again, strong]);
 }

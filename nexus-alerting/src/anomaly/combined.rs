@@ -54,6 +54,13 @@ pub struct CombinedParams {
     /// evidence before it alerts (scores are scaled so that the raised bar maps onto
     /// `threshold`). 0 disables.
     pub young_bar: f64,
+    /// The break-through: during the rest, a detection whose score beats the one that
+    /// started the rest by at least this much is reported all the same (and starts a new
+    /// rest). A marginal false alarm then cannot hide a much stronger anomaly that follows
+    /// it within the rest, while the same event, which keeps scoring about as high, stays
+    /// silent. 0.3: a rest started at up to 0.7 can be broken once, by a score of at least
+    /// 0.8–1.0. 0 disables.
+    pub break_through: f64,
 }
 
 impl Default for CombinedParams {
@@ -73,6 +80,7 @@ impl Default for CombinedParams {
             habit_days: 7,
             habit_min_days: 3,
             young_bar: 0.3,
+            break_through: 0.3,
         }
     }
 }
@@ -109,6 +117,8 @@ pub struct CombinedDetector {
     habit: Habit,
     /// When the first sample came.
     first: Option<Millis>,
+    /// The score of the detection that started the current rest.
+    rest_score: f64,
 }
 
 impl Default for CombinedDetector {
@@ -129,6 +139,7 @@ impl CombinedDetector {
             rest: Rest::new(p.rest),
             habit: Habit::new(),
             first: None,
+            rest_score: 0.0,
             p,
         }
     }
@@ -174,7 +185,17 @@ impl Detector for CombinedDetector {
         let youth = self.youth(ts);
         let s = a.max(b).clamp(0.0, 1.0) * youth;
         let p = &self.p;
-        let mut out = if self.rest.quiet(ts) { s } else { 0.0 };
+        let mut out = if self.rest.quiet(ts) {
+            s
+        } else {
+            // The ensemble's score past its own rest: a break-through beats both rests.
+            let full = self.ensemble.unrested.max(b).clamp(0.0, 1.0) * youth;
+            if p.break_through > 0.0 && full >= self.rest_score + p.break_through {
+                full
+            } else {
+                0.0
+            }
+        };
         if p.habit_days > 0 {
             self.habit.advance(ts);
             // The ensemble's score before its periodic-train filter (a train it hides is a
@@ -190,6 +211,7 @@ impl Detector for CombinedDetector {
         }
         if out >= p.threshold {
             self.rest.start(ts);
+            self.rest_score = out;
         }
         out
     }

@@ -155,6 +155,8 @@ pub struct EnsembleDetector {
     detections: [Millis; 2],
     /// The last score returned, before the periodic-train filter (0 in the rest).
     pub(crate) unfiltered: f64,
+    /// The last score, before the rest and the periodic-train filter.
+    pub(crate) unrested: f64,
     /// The CUSUMs of deviations above and below the long-run level.
     cusum: [f64; 2],
     /// The largest variances of the value and difference views, decaying
@@ -328,6 +330,7 @@ impl EnsembleDetector {
                 .then(|| Box::new(Calendar::new(p.echo_guard > 0.0))),
             detections: [Millis::MIN; 2],
             unfiltered: 0.0,
+            unrested: 0.0,
             cusum: [0.0; 2],
             peak: [0.0; 2],
             peak_decay: 0.0,
@@ -556,10 +559,12 @@ impl Detector for EnsembleDetector {
     fn update(&mut self, ts: Millis, value: f64) -> f64 {
         if !value.is_finite() {
             self.unfiltered = 0.0;
+            self.unrested = 0.0;
             return 0.0;
         }
         let r = self.raw(ts, value);
         let score = r / (r + 5.0);
+        self.unrested = score;
         let mut out = if self.rest.quiet(ts) { score } else { 0.0 };
         self.unfiltered = out;
         if out >= self.p.threshold {
