@@ -124,10 +124,13 @@ impl Left {
     }
 
     /// The group held and the value with these facts came (`facts`: their positions,
-    /// ascending; `bits`: the same facts as masks).
-    fn count(&mut self, facts: &[u8], bits: &[Mask]) {
-        // Saturating: after 2^32 steps the shares freeze rather than wrap.
-        self.held = self.held.saturating_add(1);
+    /// ascending).
+    fn count(&mut self, facts: &[u8]) {
+        // After 2^32 - 1 steps the shares freeze rather than wrap (no count exceeds `held`).
+        if self.held == u32::MAX {
+            return;
+        }
+        self.held += 1;
         let Some(&last) = facts.last() else {
             return;
         };
@@ -135,15 +138,15 @@ impl Left {
             self.followed.resize(usize::from(last) + 1, 0);
         }
         let (mut top, mut expected) = (self.top, self.expected);
-        for (&i, &bit) in facts.iter().zip(bits) {
+        for &i in facts {
             let slot = &mut self.followed[usize::from(i)];
-            *slot = slot.saturating_add(1);
+            *slot += 1;
             let n = *slot;
             if n >= top {
                 if n > top {
                     (top, expected) = (n, 0);
                 }
-                expected |= bit;
+                expected |= 1 << i;
             }
         }
         (self.top, self.expected) = (top, expected);
@@ -323,15 +326,11 @@ impl Lane {
         let mut total = 0;
         // At most one fact per quantised bit (MAX_BITS) and the sign fact.
         let mut positions = [0u8; MAX_BITS as usize + 1];
-        let mut bits = [0 as Mask; MAX_BITS as usize + 1];
         let n = facts(sensed)
-            .zip(positions.iter_mut().zip(bits.iter_mut()))
-            .map(|(i, (p, b))| {
-                *p = i as u8;
-                *b = 1 << i;
-            })
+            .zip(positions.iter_mut())
+            .map(|(i, p)| *p = i as u8)
             .count();
-        let (positions, bits) = (&positions[..n], &bits[..n]);
+        let positions = &positions[..n];
         let read = known.is_some();
         for &l in &self.values[g as usize].within {
             let ls = &mut self.lefts[l as usize];
@@ -339,7 +338,7 @@ impl Lane {
                 expected.add(ls);
             }
             total += ls.rights.len() as u32;
-            ls.count(positions, bits);
+            ls.count(positions);
         }
         // Count the contexts of the left groups that held (checked) and those the value
         // confirmed; on a step that made a new context, also derive contexts from every left
