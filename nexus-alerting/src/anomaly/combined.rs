@@ -86,7 +86,7 @@ impl Default for CombinedParams {
 }
 
 /// The default detector (see the module documentation), the one the rule engine's
-/// `anomaly(...)` uses unless told otherwise: NAB's best score in this crate, about a million
+/// `anomaly(...)` uses unless told otherwise: NAB's best score in this crate, over a million
 /// samples per second per core, and a memory per series that grows with what the series does — tens
 /// of KB for a regular series, bounded by [`ContextParams::max_contexts`] (figures in
 /// `BENCHMARKS.md`). Where memory per series matters more than detection (hundreds of

@@ -7,7 +7,7 @@
 //! z-scores after a learned seasonal profile); [`ContextDetector`] is a transition memory in
 //! the manner of CAD OSE, which sees the order of values; the default detector,
 //! [`CombinedDetector`], runs both — chosen by measurement on NAB, where it scores above every
-//! published detector on the shared subset, at about a million samples per second.
+//! published detector on the shared subset, at over a million samples per second.
 //! [`ArtDetector`] is ARTime's adaptive-resonance method, streaming (measured below the default
 //! on NAB when it must learn the range; not the default). [`nab`] scores detectors on the
 //! Numenta Anomaly Benchmark.
