@@ -398,7 +398,7 @@ fn a_young_series_asks_for_more_evidence() {
 
 /// The break-through: a moderate spike on day 10 starts the rest; a slightly larger one three
 /// hours later stays silent (it crosses the bar, but by about as much as the first), while a
-/// spike thirty times larger two hours after that is reported although the rest still runs.
+/// spike nearly thirty times larger two hours after that is reported although the rest still runs.
 /// Without the break-through the rest hides it; with a tiny one, both.
 #[test]
 fn a_much_stronger_anomaly_breaks_through_the_rest() {

@@ -146,7 +146,8 @@ impl Left {
                 if n > top {
                     (top, expected) = (n, 0);
                 }
-                expected |= 1 << i;
+                let bit: Mask = 1 << i;
+                expected |= bit;
             }
         }
         (self.top, self.expected) = (top, expected);
