@@ -426,28 +426,31 @@ fn habit_grid() -> Vec<(String, CombinedParams)> {
     .collect()
 }
 
-/// The grid of `--loco-young`: the young bar (0: off).
-fn young_grid() -> Vec<(String, CombinedParams)> {
-    [0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6]
-        .into_iter()
-        .map(|bar| {
+/// The defaults with one parameter (`set`) at each of `values`, labelled by the value.
+fn one_parameter_grid(
+    values: &[f64],
+    set: fn(&mut CombinedParams, f64),
+) -> Vec<(String, CombinedParams)> {
+    values
+        .iter()
+        .map(|&v| {
             let mut p = CombinedParams::default();
-            p.young_bar = bar;
-            (format!("{bar}"), p)
+            set(&mut p, v);
+            (format!("{v}"), p)
         })
         .collect()
 }
 
+/// The grid of `--loco-young`: the young bar (0: off).
+fn young_grid() -> Vec<(String, CombinedParams)> {
+    let bars = [0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6];
+    one_parameter_grid(&bars, |p, v| p.young_bar = v)
+}
+
 /// The grid of `--loco-break`: the break-through (0: off).
 fn break_grid() -> Vec<(String, CombinedParams)> {
-    [0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4]
-        .into_iter()
-        .map(|margin| {
-            let mut p = CombinedParams::default();
-            p.break_through = margin;
-            (format!("{margin}"), p)
-        })
-        .collect()
+    let margins = [0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4];
+    one_parameter_grid(&margins, |p, v| p.break_through = v)
 }
 
 /// A grid (`label` names its parameter) scored at the frozen threshold and around it (each
