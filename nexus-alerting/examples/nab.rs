@@ -11,8 +11,9 @@
 //! sized from the file's length so that the learning period is NAB's probation), and the
 //! baselines.
 //!
-//! `-- --resample thin30[:SEED]|half-hour` scores the corpus changed first: every row dropped
-//! with probability 0.3 (an irregular series; seeded per file and by SEED), or averaged into
+//! `-- --resample thin30[:SEED]|outages[:SEED]|half-hour` scores the corpus changed first: every
+//! row dropped with probability 0.3 (an irregular series; seeded per file and by SEED), outages
+//! (one every two days on average, 1–12 h long: the rows inside dropped), or averaged into
 //! 30-minute buckets; windows keep their time span (edges moved to the first and last row
 //! inside). The same anomalies at another sampling: figures that hold across rates should
 //! barely move. `--write-corpus DIR` writes the changed corpus in NAB's layout (to score it with
@@ -29,8 +30,10 @@
 //! three 30 % thinnings). `-- --loco-habit` does the same over the daily habit's two parameters
 //! (`CombinedParams::habit_days`, `habit_min_days`), `-- --loco-young` over the young bar
 //! (`CombinedParams::young_bar`), `-- --loco-break` over the break-through
-//! (`CombinedParams::break_through`); `-- --young-thresholds` and `-- --break-thresholds` print
-//! those grids on the five corpora at thresholds 0.49–0.51 (the choice of the frozen 0.3s).
+//! (`CombinedParams::break_through`), `-- --loco-gap` over the outage factor (`gap` of both
+//! halves); `-- --young-thresholds`, `-- --break-thresholds` and `-- --gap-thresholds` print
+//! those grids on the five corpora at thresholds 0.49–0.51. With `--outages`, those five
+//! corpora are the published one and four with outages (`--resample outages:1` to `:4`).
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
@@ -185,10 +188,16 @@ fn main() {
         loco(std::slice::from_ref(&files), combined_grid(), COMBINED);
         return;
     }
-    // The five corpora that chose the frozen parameters: published, 30-minute, 3 thinnings.
+    // The five corpora that chose the frozen parameters: published, 30-minute, 3 thinnings
+    // (or, with `--outages`, published and four with outages).
     let five = || {
         let mut corpora = vec![files.clone()];
-        for how in ["half-hour", "thin30:1", "thin30:2", "thin30:3"] {
+        let hows = if args.iter().any(|a| a == "--outages") {
+            ["outages:1", "outages:2", "outages:3", "outages:4"]
+        } else {
+            ["half-hour", "thin30:1", "thin30:2", "thin30:3"]
+        };
+        for how in hows {
             corpora.push(files.iter().map(|f| resampled(f, how)).collect());
         }
         corpora
@@ -197,25 +206,42 @@ fn main() {
         loco(&five(), combined_grid(), COMBINED);
         return;
     }
-    if args.iter().any(|a| a == "--loco-habit") {
-        loco(&five(), habit_grid(), "(habit days, of them required)");
-        return;
-    }
-    if args.iter().any(|a| a == "--loco-young") {
-        loco(&five(), young_grid(), "(young bar)");
-        return;
-    }
-    if args.iter().any(|a| a == "--loco-break") {
-        loco(&five(), break_grid(), "(break-through)");
-        return;
-    }
-    if args.iter().any(|a| a == "--young-thresholds") {
-        around_threshold(&five(), young_grid(), "young bar");
-        return;
-    }
-    if args.iter().any(|a| a == "--break-thresholds") {
-        around_threshold(&five(), break_grid(), "break-through");
-        return;
+    type Grid = fn() -> Vec<(String, CombinedParams)>;
+    let grids: [(&str, &str, Grid, &str); 4] = [
+        (
+            "--loco-habit",
+            "",
+            habit_grid,
+            "(habit days, of them required)",
+        ),
+        (
+            "--loco-young",
+            "--young-thresholds",
+            young_grid,
+            "young bar",
+        ),
+        (
+            "--loco-break",
+            "--break-thresholds",
+            break_grid,
+            "break-through",
+        ),
+        ("--loco-gap", "--gap-thresholds", gap_grid, "gap"),
+    ];
+    for (loco_flag, thresholds_flag, grid, label) in grids {
+        if args.iter().any(|a| a == loco_flag) {
+            let label = if label.starts_with('(') {
+                label.to_string()
+            } else {
+                format!("({label})")
+            };
+            loco(&five(), grid(), &label);
+            return;
+        }
+        if !thresholds_flag.is_empty() && args.iter().any(|a| a == thresholds_flag) {
+            around_threshold(&five(), grid(), label);
+            return;
+        }
     }
     if args.iter().any(|a| a == "--loco-threshold") {
         for name in names.iter().filter(|n| !n.starts_with("--")) {
@@ -453,6 +479,12 @@ fn break_grid() -> Vec<(String, CombinedParams)> {
     one_parameter_grid(&margins, |p, v| p.break_through = v)
 }
 
+/// The grid of `--loco-gap`: the outage factor of both halves (0: off).
+fn gap_grid() -> Vec<(String, CombinedParams)> {
+    let factors = [0.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 20.0];
+    one_parameter_grid(&factors, |p, v| (p.ensemble.gap, p.context.gap) = (v, v))
+}
+
 /// A grid (`label` names its parameter) scored at the frozen threshold and around it (each
 /// threshold run afresh, the detector's own bar there): the mean over the five corpora per
 /// threshold, and their average — a choice that holds when the bar moves a little, not only
@@ -553,6 +585,30 @@ fn loco(corpora: &[Vec<DataFile>], grid: Vec<(String, CombinedParams)>, names: &
         best_all.0,
         mean(&best_all.2, &|_| true)
     );
+    // Each setting by category (short grids): which categories a parameter moves at all.
+    if grid.len() > 12 {
+        return;
+    }
+    let labelled: Vec<&String> = categories
+        .iter()
+        .filter(|c| !c.contains("NoAnomaly"))
+        .collect();
+    println!(
+        "\n| setting | {} |",
+        labelled
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    println!("|---|{}", "--:|".repeat(labelled.len()));
+    for (label, _, sets) in &grid {
+        let cells: Vec<String> = labelled
+            .iter()
+            .map(|held| format!("{:.2}", mean(sets, &|c| c == held.as_str())))
+            .collect();
+        println!("| {label} | {} |", cells.join(" | "));
+    }
 }
 
 /// Leave-one-category-out over the detection threshold alone: NAB's threshold sweep on three
@@ -654,7 +710,8 @@ fn resampled(f: &DataFile, how: &str) -> DataFile {
     match how {
         "thin30" => f.thinned(0.3, seed.parse().unwrap()),
         "half-hour" => f.bucketed(1800),
-        other => panic!("unknown resampling {other}: thin30[:SEED] or half-hour"),
+        "outages" => f.with_outages(48.0, (1.0, 12.0), seed.parse().unwrap()),
+        other => panic!("unknown resampling {other}: thin30[:SEED], outages[:SEED] or half-hour"),
     }
 }
 

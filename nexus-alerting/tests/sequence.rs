@@ -141,8 +141,8 @@ fn odd_parameters_are_clamped_not_panicked_on() {
         assert!(s.iter().all(|x| (0.0..=1.0).contains(x)), "{p:?}");
     }
     // The default detector's own: a habit of more days than it keeps, none required, a young
-    // bar and a break-through that are NaN, infinite or negative, a zero threshold; time
-    // running backwards.
+    // bar, a break-through and an outage factor that are NaN, infinite or negative, a zero
+    // threshold; time running backwards.
     for (days, min, young, threshold, brk) in [
         (255, 0, f64::NAN, 0.5, f64::INFINITY),
         (7, 255, f64::INFINITY, 0.5, f64::NAN),
@@ -152,6 +152,7 @@ fn odd_parameters_are_clamped_not_panicked_on() {
         let mut p = CombinedParams::default();
         (p.habit_days, p.habit_min_days, p.young_bar) = (days, min, young);
         (p.threshold, p.break_through) = (threshold, brk);
+        (p.ensemble.gap, p.context.gap) = (young, brk);
         let mut d = CombinedDetector::new(p);
         for i in 0..3000i64 {
             let ts = if i % 500 == 499 { 0 } else { i * STEP };
@@ -424,4 +425,43 @@ fn a_much_stronger_anomaly_breaks_through_the_rest() {
     assert_eq!(hits(p), [first]);
     p.break_through = 0.01;
     assert_eq!(hits(p), [first, again, strong]);
+}
+
+/// A slow wave (a two-day period, amplitude 20, noise ±0.5) sampled every 5 minutes with a
+/// 6-hour outage where the wave is steepest: across it the value moves by 14, an ordinary move
+/// for 6 hours of this series but 30 times its usual 5-minute step. The first sample after the
+/// outage is not compared with the last one before it, so nothing is reported; compared (the
+/// outage rule off), the jump is reported. A real shift across an outage (the level 300 higher)
+/// is still reported within the hour after it.
+#[test]
+fn a_jump_across_an_outage_is_not_a_one_step_change() {
+    let (gap_from, gap_to) = (3000i64, 3072i64);
+    let wave = |i: i64| {
+        let phase = (i - (gap_from + gap_to) / 2) as f64 / 576.0;
+        20.0 * (std::f64::consts::TAU * phase).sin() + unit(i as u64 ^ 0x3A) - 0.5
+    };
+    let after = |p: CombinedParams, shift: f64| {
+        let mut d = CombinedDetector::new(p);
+        let mut max = 0.0f64;
+        for i in (0..3400i64).filter(|i| !(gap_from..gap_to).contains(i)) {
+            let s = d.update(i * STEP, wave(i) + if i >= gap_to { shift } else { 0.0 });
+            if (gap_to..gap_to + 12).contains(&i) {
+                max = max.max(s);
+            }
+        }
+        max
+    };
+    let mut off = CombinedParams::default();
+    (off.ensemble.gap, off.context.gap) = (0.0, 0.0);
+    let (with, without) = (after(CombinedParams::default(), 0.0), after(off, 0.0));
+    assert!(
+        with < DEFAULT_THRESHOLD,
+        "reported across the outage: {with}"
+    );
+    assert!(
+        without >= DEFAULT_THRESHOLD,
+        "the outage rule off: {without}"
+    );
+    let shifted = after(CombinedParams::default(), 300.0);
+    assert!(shifted >= DEFAULT_THRESHOLD, "a real shift: {shifted}");
 }

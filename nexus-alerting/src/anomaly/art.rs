@@ -18,7 +18,7 @@
 //! range given, the learning period sized to NAB's probation from the file's length) this
 //! implementation scores 67.45 at NAB's best threshold, where the published ARTime scores
 //! 67.85 — the method is reproduced. Streaming (range learned, blocks and learning period in
-//! time) it scores 57.38, below [`CombinedDetector`](super::CombinedDetector)'s 71.95; added to
+//! time) it scores 57.38, below [`CombinedDetector`](super::CombinedDetector)'s 72.05; added to
 //! it (higher score wins, under its rest) or used as a veto of its detections, it lowers the
 //! combined score. So it is not the default; it is here for series where shapes matter more
 //! than magnitudes and for comparison. What it does not see: a flat stretch inside the usual
@@ -600,7 +600,7 @@ impl Detector for ArtDetector {
         if !value.is_finite() {
             return 0.0;
         }
-        self.interval.tick(ts);
+        let _ = self.interval.tick(ts);
         self.lo = self.lo.min(value);
         self.hi = self.hi.max(value);
         let b = self.block.get_or_insert(Block {

@@ -1,8 +1,10 @@
 //! The default detector: the magnitude/seasonal ensemble ([`EnsembleDetector`]) and the
 //! transition memory ([`ContextDetector`]) side by side, the higher score winning, with one
 //! rest period, a daily habit (a detection at a time of day where the score crossed the bar on
-//! several of the previous days is not reported) and a young bar (a series' first days must
-//! score higher to count). The two fail on different series (the ensemble misses changes of
+//! several of the previous days is not reported), a young bar (a series' first days must
+//! score higher to count) and a break-through (inside the rest, a much stronger score is
+//! reported); across an outage in the data both halves start their one-step views afresh. The
+//! two fail on different series (the ensemble misses changes of
 //! *pattern* — spikes growing denser, a burst at an odd moment of a bursty series —, the
 //! transition memory misses slow drifts and seasonal anomalies), so together they score well
 //! above either on NAB.

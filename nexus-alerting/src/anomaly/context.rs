@@ -55,6 +55,10 @@ pub struct ContextParams {
     pub rest: Duration,
     /// Contexts remembered at most per lane (the memory bound); none are learned beyond it.
     pub max_contexts: usize,
+    /// A sample more than `gap` typical intervals after the previous one (an outage in the
+    /// data) starts the sequence afresh: the transition across the gap is neither scored nor
+    /// learned. The default is [`OUTAGE`](super::OUTAGE); 0 or NaN disables.
+    pub gap: f64,
 }
 
 impl Default for ContextParams {
@@ -70,6 +74,7 @@ impl Default for ContextParams {
             rest_threshold: 0.75,
             rest: nab_steps(120),
             max_contexts: 8192,
+            gap: super::OUTAGE,
         }
     }
 }
@@ -455,6 +460,8 @@ pub struct ContextDetector {
     seen: Seen,
     phase: Phase,
     rest: Rest,
+    /// The series' typical interval, to tell an outage.
+    interval: super::Interval,
 }
 
 /// Where a [`ContextDetector`] is in its life.
@@ -492,6 +499,7 @@ impl ContextDetector {
             seen: Seen::default(),
             phase: Phase::Range,
             rest: Rest::new(p.rest),
+            interval: super::Interval::default(),
             lo: f64::INFINITY,
             hi: f64::NEG_INFINITY,
             base: 0.0,
@@ -589,6 +597,11 @@ impl Detector for ContextDetector {
             return 0.0;
         }
         self.seen.tick(ts);
+        if self.p.gap > 0.0 && self.interval.tick(ts) > self.p.gap {
+            for lane in &mut self.lanes {
+                lane.group = None;
+            }
+        }
         if self.phase == Phase::Range {
             self.lo = self.lo.min(value);
             self.hi = self.hi.max(value);

@@ -81,6 +81,11 @@ pub struct EnsembleParams {
     /// (5 000 of NAB's 5-minute steps): on NAB it lifts the default detector and lowers the
     /// ensemble alone (`BENCHMARKS.md`). Worth setting for an ensemble alone over bursty series.
     pub peak_memory: Duration,
+    /// A sample more than `gap` typical intervals after the previous one (an outage in the
+    /// data) is not compared with that one: the difference view skips it (it neither scores
+    /// nor learns the jump across the gap), as a change over hours is not a one-step change.
+    /// The default is [`OUTAGE`](super::OUTAGE); 0 or NaN disables (`BENCHMARKS.md`).
+    pub gap: f64,
 }
 
 impl Default for EnsembleParams {
@@ -104,6 +109,7 @@ impl Default for EnsembleParams {
             cusum_slack: 2.0,
             cusum_limit: 10.0,
             peak_memory: Duration::ZERO,
+            gap: super::OUTAGE,
         }
     }
 }
@@ -491,7 +497,7 @@ impl EnsembleDetector {
     }
 
     fn raw(&mut self, ts: Millis, x: f64) -> f64 {
-        self.interval.tick(ts);
+        let intervals = self.interval.tick(ts);
         if self.n % 64 == 1 {
             let steps = self.interval.steps();
             let p = &self.p;
@@ -535,13 +541,18 @@ impl EnsembleDetector {
         let z_shift = ((self.short - self.mean).abs() / sd_before).min(50.0);
         let dx = x - self.prev;
         self.prev = x;
-        let z_diff = ew_z(
-            &mut self.dmean,
-            &mut self.dvar,
-            self.peak[1].sqrt().max(floor),
-            al,
-            dx,
-        );
+        // `gap` NaN or ≤ 0: never an outage.
+        let z_diff = if p.gap > 0.0 && intervals > p.gap {
+            0.0
+        } else {
+            ew_z(
+                &mut self.dmean,
+                &mut self.dvar,
+                self.peak[1].sqrt().max(floor),
+                al,
+                dx,
+            )
+        };
         let s = (z_value * p.weights[0])
             .max(z_shift * p.weights[1])
             .max(z_diff * p.weights[2])

@@ -14,7 +14,9 @@
 //!
 //! Warm-ups, rest periods and memories are series time, so a detector means the same at a 15 s
 //! scrape and on hourly data; their defaults are written as the 5-minute sample counts of NAB
-//! they were measured at.
+//! they were measured at. A gap of more than [`OUTAGE`] typical intervals is an outage: the
+//! sample after it is not compared with the one before (a change over hours is not a one-step
+//! change).
 //!
 //! ```
 //! use nexus_alerting::anomaly::{CombinedDetector, Detector};
@@ -90,8 +92,13 @@ impl Seen {
     }
 }
 
+/// A gap longer than this many typical intervals is an outage: it does not stretch the
+/// interval's estimate, and by default the sample after it starts the difference and transition
+/// views afresh ([`EnsembleParams::gap`], [`ContextParams::gap`]).
+pub const OUTAGE: f64 = 4.0;
+
 /// The series' typical sampling interval, learned from the gaps between samples: an EWMA of
-/// the gaps, each counted at most 4× the estimate (an outage does not stretch it).
+/// the gaps, each counted at most [`OUTAGE`] × the estimate (an outage does not stretch it).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Interval {
     last: Millis,
@@ -111,17 +118,21 @@ impl Default for Interval {
 }
 
 impl Interval {
-    /// Counts a sample at `ts`.
-    pub(crate) fn tick(&mut self, ts: Millis) {
+    /// Counts a sample at `ts`; returns the time since the previous sample in estimated
+    /// intervals (before this gap updates the estimate; 0 for the first two samples).
+    pub(crate) fn tick(&mut self, ts: Millis) -> f64 {
+        let mut intervals = 0.0;
         if self.last != Millis::MIN && ts > self.last {
             let gap = (ts - self.last) as f64 / 300_000.0;
             if self.known {
-                self.steps += 0.05 * (gap.min(4.0 * self.steps) - self.steps);
+                intervals = gap / self.steps;
+                self.steps += 0.05 * (gap.min(OUTAGE * self.steps) - self.steps);
             } else {
                 (self.steps, self.known) = (gap, true);
             }
         }
         self.last = self.last.max(ts);
+        intervals
     }
 
     /// The interval in NAB's 5-minute steps.

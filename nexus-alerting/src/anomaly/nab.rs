@@ -136,6 +136,41 @@ impl DataFile {
         self.with_rows(ts, vs)
     }
 
+    /// This file with outages: gaps in the data starting at random times (on average one every
+    /// `every_hours` hours of series time) and each lasting between `hours.0` and `hours.1`
+    /// hours (uniform), every row inside one dropped (deterministic per file and `seed`). The
+    /// same series from a source that goes away now and then. Windows as in
+    /// [`DataFile::bucketed`].
+    pub fn with_outages(&self, every_hours: f64, hours: (f64, f64), seed: u64) -> DataFile {
+        let seed = self
+            .key
+            .bytes()
+            .fold(seed, |h, b| h.wrapping_mul(37).wrapping_add(u64::from(b)));
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let hour = 3600.0;
+        // The next outage's start and end, in seconds (exponential spacing).
+        let mut next = |after: f64| {
+            let start = after - (1.0 - rng.f64()).ln() * every_hours * hour;
+            let len = hours.0 + rng.f64() * (hours.1 - hours.0);
+            (start, start + len * hour)
+        };
+        let first = self.timestamps.first().copied().unwrap_or(0) as f64;
+        let mut outage = next(first);
+        let (ts, vs) = self
+            .timestamps
+            .iter()
+            .zip(&self.values)
+            .filter(|&(&t, _)| {
+                let t = t as f64;
+                while t >= outage.1 {
+                    outage = next(outage.1);
+                }
+                t < outage.0
+            })
+            .unzip();
+        self.with_rows(ts, vs)
+    }
+
     fn with_rows(&self, ts: Vec<i64>, vs: Vec<f64>) -> DataFile {
         let windows = self
             .windows
