@@ -170,3 +170,36 @@ fn the_default_detector_holds_at_other_samplings() {
     let mean = outages.iter().sum::<f64>() / 3.0;
     assert!(mean >= 66.5, "with outages: {outages:?}");
 }
+
+/// `DataFile::with_outages` drops whole spans of rows (gaps of at least an hour where the file
+/// had none) and keeps the windows; arguments that make no sense change nothing.
+#[test]
+fn outages_drop_spans_of_rows_and_odd_arguments_change_nothing() {
+    let files = nab::load_corpus(&shared().join("data/nab")).unwrap();
+    let f = files
+        .iter()
+        .find(|f| f.key.ends_with("rds_cpu_utilization_e47b3b.csv"))
+        .unwrap();
+    let cut = f.with_outages(48.0, (1.0, 12.0), 1);
+    assert!(
+        cut.values.len() < f.values.len() * 95 / 100,
+        "{}",
+        cut.values.len()
+    );
+    let long_gaps = cut
+        .timestamps
+        .windows(2)
+        .filter(|w| w[1] - w[0] >= 3600)
+        .count();
+    assert!(long_gaps >= 3, "{long_gaps}");
+    assert_eq!(cut.windows.len(), f.windows.len());
+    for (every, hours) in [
+        (0.0, (1.0, 2.0)),
+        (f64::NAN, (1.0, 2.0)),
+        (-1.0, (1.0, 2.0)),
+        (48.0, (f64::INFINITY, 1.0)),
+    ] {
+        let same = f.with_outages(every, hours, 1);
+        assert_eq!(same.values.len(), f.values.len(), "{every} {hours:?}");
+    }
+}

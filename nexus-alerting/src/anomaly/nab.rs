@@ -141,7 +141,13 @@ impl DataFile {
     /// hours (uniform), every row inside one dropped (deterministic per file and `seed`). The
     /// same series from a source that goes away now and then. Windows as in
     /// [`DataFile::bucketed`].
+    /// A spacing that is not a positive number means no outages; lengths are taken as at least
+    /// 0.
     pub fn with_outages(&self, every_hours: f64, hours: (f64, f64), seed: u64) -> DataFile {
+        let ok = |x: f64| x.is_finite() && x >= 0.0;
+        if !(ok(every_hours) && every_hours > 0.0 && ok(hours.0) && ok(hours.1)) {
+            return self.with_rows(self.timestamps.clone(), self.values.clone());
+        }
         let seed = self
             .key
             .bytes()
