@@ -212,7 +212,7 @@ fn main() {
             "--loco-habit",
             "",
             habit_grid,
-            "(habit days, of them required)",
+            "habit days, of them required",
         ),
         (
             "--loco-young",
@@ -230,12 +230,7 @@ fn main() {
     ];
     for (loco_flag, thresholds_flag, grid, label) in grids {
         if args.iter().any(|a| a == loco_flag) {
-            let label = if label.starts_with('(') {
-                label.to_string()
-            } else {
-                format!("({label})")
-            };
-            loco(&five(), grid(), &label);
+            loco(&five(), grid(), &format!("({label})"));
             return;
         }
         if !thresholds_flag.is_empty() && args.iter().any(|a| a == thresholds_flag) {
@@ -589,9 +584,14 @@ fn loco(corpora: &[Vec<DataFile>], grid: Vec<(String, CombinedParams)>, names: &
     if grid.len() > 12 {
         return;
     }
+    // Categories without windows have no normalised score (only false positives).
     let labelled: Vec<&String> = categories
         .iter()
-        .filter(|c| !c.contains("NoAnomaly"))
+        .filter(|c| {
+            corpora[0]
+                .iter()
+                .any(|f| f.key.starts_with(&format!("{c}/")) && !f.windows.is_empty())
+        })
         .collect();
     println!(
         "\n| setting | {} |",

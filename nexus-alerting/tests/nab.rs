@@ -131,10 +131,11 @@ fn our_scorer_agrees_with_nab_score_py() {
 /// The same anomalies at other samplings (the corpus averaged into 30-minute buckets, with
 /// 30 % of its rows dropped at random, or with outages): the default detector's parameters are
 /// series time, so its score holds. Measured 67.74 (half-hour) and 69.92 / 67.95 / 71.76 (three
-/// thinnings); before the outage rule 67.55 and 69.82 / 67.85 / 71.66; before the break-through 67.58 and 69.20 / 65.96 / 71.66; before the young bar 66.98 and
-/// 68.29 / 65.64 / 71.05; before the daily habit 66.47 and 67.19 / 65.35 / 69.82; before the
-/// CUSUM view and the peak memory 65.86 and 61.19 / 60.44 / 68.96; with sample counts
-/// (session 10) 45.58 and 55.72 / 56.01 / 55.17.
+/// thinnings); before the outage rule 67.55 and 69.82 / 67.85 / 71.66; before the
+/// break-through 67.58 and 69.20 / 65.96 / 71.66; before the young bar 66.98 and 68.29 / 65.64
+/// / 71.05; before the daily habit 66.47 and 67.19 / 65.35 / 69.82; before the CUSUM view and
+/// the peak memory 65.86 and 61.19 / 60.44 / 68.96; with sample counts (session 10) 45.58 and
+/// 55.72 / 56.01 / 55.17.
 #[test]
 fn the_default_detector_holds_at_other_samplings() {
     let files = nab::load_corpus(&shared().join("data/nab")).unwrap();
